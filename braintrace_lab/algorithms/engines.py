@@ -1,0 +1,233 @@
+"""Trace engines: how an eligibility trace is stored, updated and contracted.
+
+Notation per relation (one op feeding one hidden group of ``S`` states per
+position): ``xf`` the op's input factor ``(..., I)``, ``D`` the per-position
+transition ``(..., O, S, S)``, ``Df = dh/dy`` ``(..., O, S)``, ``g = dL/dh``
+``(..., O, S)``. Leading axes are positions the weight is shared over (batch,
+conv output pixels); gradients sum over them.
+
+* :class:`ParamDimEngine` keeps the full per-weight trace (D-RTRL):
+  ``eps = D eps + Df (x) xf``, gradient ``sum_s g eps``.
+* :class:`IODimEngine` keeps factors (ES-D-RTRL / pp_prop and relatives):
+  ``ex = a_x ex + xf``, ``ef = a_f T(ef) + c Df`` with ``T`` = ``D`` or identity,
+  gradient ``ex (x) sum_s g ef``.
+* :class:`LowRankEngine` keeps ``r`` factor pairs of the D-RTRL trace, truncated to
+  the top ``r`` singular modes each step.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ['TraceEngine', 'ParamDimEngine', 'IODimEngine', 'LowRankEngine', 'dmul', 'trace_nbytes']
+
+
+def dmul(D, e):
+    """Apply per-position ``S x S`` blocks ``D (..., S, S)`` to ``e (..., S)`` (broadcasting)."""
+    if D.shape[-1] == 1:
+        return D[..., 0] * e
+    return jnp.einsum('...ab,...b->...a', D, e)
+
+
+def trace_nbytes(trace) -> int:
+    return int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(trace)))
+
+
+def _lead(rule):
+    return rule.out_shape[:-1]
+
+
+def _sum_lead(x, n_lead):
+    return x.sum(axis=tuple(range(n_lead))) if n_lead else x
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceEngine:
+    """Base class: ``init``, ``update`` and ``grads`` for one relation."""
+    dtype: Optional[object] = None
+
+    def _dt(self, default):
+        return self.dtype if self.dtype is not None else default
+
+    # element-wise ops keep an exact per-position trace in every engine: it is
+    # already as small as the output side of a factorised trace.
+    def _ew_init(self, rule, S, dtype):
+        return {'ew': jnp.zeros(rule.out_shape + (S,), self._dt(dtype))}
+
+    def _ew_update(self, trace, rule, operands, D, Df, transition):
+        dydw = rule.local_derivative(operands)
+        e = transition(D, trace['ew'])
+        return {'ew': (e + dydw[..., None] * Df).astype(trace['ew'].dtype)}
+
+    def _ew_grads(self, trace, rule, g):
+        return (rule.reduce_to_weight(jnp.sum(trace['ew'] * g, axis=-1)),)
+
+    def _pd_bias_init(self, rule, S, dtype):
+        return jnp.zeros(rule.out_shape + (S,), self._dt(dtype))
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamDimEngine(TraceEngine):
+    """Full per-weight trace ``(..., I, O, S)``; ``decay=None`` uses ``D``, a float uses a scalar leak."""
+    decay: Optional[float] = None
+
+    def _transition(self, D, e):
+        return dmul(D, e) if self.decay is None else self.decay * e
+
+    def init(self, rule, S, x_shape, dtype):
+        if rule.family == 'elementwise':
+            return self._ew_init(rule, S, dtype)
+        lead, O = _lead(rule), rule.out_shape[-1]
+        if rule.family == 'sparse':
+            nnz = rule.weight_shapes[0][0]
+            return {'w': jnp.zeros(lead + (nnz, S), self._dt(dtype))}
+        I = rule.input_size(x_shape)
+        tr = {'w': jnp.zeros(lead + (I, O, S), self._dt(dtype))}
+        if rule.has_bias:
+            tr['b'] = self._pd_bias_init(rule, S, dtype)
+        return tr
+
+    def update(self, trace, rule, operands, D, Df):
+        if rule.family == 'elementwise':
+            return self._ew_update(trace, rule, operands, D, Df, self._transition)
+        dt = trace['w'].dtype
+        if rule.family == 'sparse':
+            rows, cols = rule.sparse_indices(operands)
+            x = operands[0]
+            e = self._transition(D[..., cols, :, :], trace['w'])
+            return {'w': (e + x[..., rows, None] * Df[..., cols, :]).astype(dt)}
+        xf = rule.input_factor(operands)
+        e = self._transition(D[..., None, :, :, :], trace['w'])
+        new = {'w': (e + xf[..., :, None, None] * Df[..., None, :, :]).astype(dt)}
+        if rule.has_bias:
+            new['b'] = (self._transition(D, trace['b']) + Df).astype(dt)
+        return new
+
+    def grads(self, trace, rule, operands, g):
+        if rule.family == 'elementwise':
+            return self._ew_grads(trace, rule, g)
+        n_lead = len(_lead(rule))
+        if rule.family == 'sparse':
+            rows, cols = rule.sparse_indices(operands)
+            gv = jnp.sum(trace['w'] * g[..., cols, :], axis=-1)
+            return (_sum_lead(gv, n_lead),)
+        dW = jnp.einsum('...ios,...os->io', trace['w'], g.astype(trace['w'].dtype))
+        db = _sum_lead(jnp.sum(trace['b'] * g, -1), n_lead) if rule.has_bias else None
+        return rule.dense_to_operands(operands, dW, db)
+
+
+@dataclasses.dataclass(frozen=True)
+class IODimEngine(TraceEngine):
+    """Factorised trace ``ex (..., I)``, ``ef (..., O, S)``.
+
+    ``ex = x_decay ex + xf``; ``ef = f_decay T(ef) + f_scale Df`` where ``T`` is
+    ``D`` when ``f_uses_D`` else the identity. pp_prop: ``x_decay = f_decay = a``,
+    ``f_scale = 1 - a``, ``f_uses_D=True``.
+    """
+    x_decay: float = 0.0
+    f_decay: float = 0.0
+    f_scale: float = 1.0
+    f_uses_D: bool = True
+
+    def _transition(self, D, e):
+        return dmul(D, e) if self.f_uses_D else e
+
+    def init(self, rule, S, x_shape, dtype):
+        if rule.family == 'elementwise':
+            return self._ew_init(rule, S, dtype)
+        lead = _lead(rule)
+        dt = self._dt(dtype)
+        xf_shape = lead + (rule.input_size(x_shape),)
+        tr = {'x': jnp.zeros(xf_shape, dt), 'f': jnp.zeros(rule.out_shape + (S,), dt)}
+        if rule.has_bias:
+            tr['one'] = jnp.zeros(lead, dt)
+        return tr
+
+    def update(self, trace, rule, operands, D, Df):
+        if rule.family == 'elementwise':
+            return self._ew_update(trace, rule, operands, D, Df,
+                                   lambda D_, e: self.f_decay * self._transition(D_, e))
+        dt = trace['x'].dtype
+        xf = operands[0] if rule.family == 'sparse' else rule.input_factor(operands)
+        new = {'x': (self.x_decay * trace['x'] + xf).astype(dt),
+               'f': (self.f_decay * self._transition(D, trace['f']) + self.f_scale * Df).astype(dt)}
+        if 'one' in trace:
+            new['one'] = (self.x_decay * trace['one'] + 1.0).astype(dt)
+        return new
+
+    def grads(self, trace, rule, operands, g):
+        if rule.family == 'elementwise':
+            return self._ew_grads(trace, rule, g)
+        n_lead = len(_lead(rule))
+        sig = jnp.sum(trace['f'] * g, axis=-1)           # (..., O)
+        if rule.family == 'sparse':
+            rows, cols = rule.sparse_indices(operands)
+            return (_sum_lead(trace['x'][..., rows] * sig[..., cols], n_lead),)
+        dW = jnp.einsum('...i,...o->io', trace['x'], sig.astype(trace['x'].dtype))
+        db = _sum_lead(trace['one'][..., None] * sig, n_lead) if 'one' in trace else None
+        return rule.dense_to_operands(operands, dW, db)
+
+
+@dataclasses.dataclass(frozen=True)
+class LowRankEngine(TraceEngine):
+    """Rank-``r`` factorisation ``eps ~ U V`` of the D-RTRL trace, ``U (..., I, r)``, ``V (..., r, O, S)``.
+
+    Each step: ``V <- D V``; append the new term ``xf (x) Df``; truncate back to the
+    top ``r`` singular modes of the ``I x (O S)`` matrix (QR of both factors, SVD
+    of the small core). With ``r >= min(I, O S)`` nothing is lost and the trace is
+    D-RTRL's. Sparse and element-wise ops keep the exact D-RTRL trace.
+    """
+    rank: int = 1
+
+    def _pd(self):
+        return ParamDimEngine(dtype=self.dtype)
+
+    def init(self, rule, S, x_shape, dtype):
+        if rule.family != 'dense':
+            return self._pd().init(rule, S, x_shape, dtype)
+        lead, O = _lead(rule), rule.out_shape[-1]
+        I = rule.input_size(x_shape)
+        dt = self._dt(dtype)
+        tr = {'u': jnp.zeros(lead + (I, self.rank), dt), 'v': jnp.zeros(lead + (self.rank, O, S), dt)}
+        if rule.has_bias:
+            tr['b'] = self._pd_bias_init(rule, S, dtype)
+        return tr
+
+    def update(self, trace, rule, operands, D, Df):
+        if rule.family != 'dense':
+            return self._pd().update(trace, rule, operands, D, Df)
+        r = self.rank
+        u, v = trace['u'], trace['v']
+        xf = rule.input_factor(operands).astype(u.dtype)
+        v = dmul(D[..., None, :, :, :], v)                              # (..., r, O, S)
+        u2 = jnp.concatenate([u, xf[..., :, None]], axis=-1)             # (..., I, r+1)
+        v2 = jnp.concatenate([v, Df[..., None, :, :].astype(v.dtype)], axis=-3)  # (..., r+1, O, S)
+        O, S = v2.shape[-2], v2.shape[-1]
+        vm = v2.reshape(v2.shape[:-2] + (O * S,))                        # (..., r+1, OS)
+        qu, ru = jnp.linalg.qr(u2)                                       # (..., I, k1), (..., k1, r+1)
+        qv, rv = jnp.linalg.qr(jnp.swapaxes(vm, -1, -2))                 # (..., OS, k2), (..., k2, r+1)
+        core = ru @ jnp.swapaxes(rv, -1, -2)                             # (..., k1, k2)
+        p, s, qh = jnp.linalg.svd(core, full_matrices=False)
+        k = s.shape[-1]
+        keep = min(r, k)
+        new_u = (qu @ p[..., :, :keep]) * s[..., None, :keep]            # (..., I, keep)
+        new_v = jnp.swapaxes(qv @ jnp.swapaxes(qh[..., :keep, :], -1, -2), -1, -2)  # (..., keep, OS)
+        if keep < r:
+            new_u = jnp.concatenate([new_u, jnp.zeros(new_u.shape[:-1] + (r - keep,), new_u.dtype)], -1)
+            new_v = jnp.concatenate([new_v, jnp.zeros(new_v.shape[:-2] + (r - keep, O * S), new_v.dtype)], -2)
+        new = {'u': new_u.astype(u.dtype), 'v': new_v.reshape(new_v.shape[:-1] + (O, S)).astype(u.dtype)}
+        if rule.has_bias:
+            new['b'] = (dmul(D, trace['b']) + Df).astype(u.dtype)
+        return new
+
+    def grads(self, trace, rule, operands, g):
+        if rule.family != 'dense':
+            return self._pd().grads(trace, rule, operands, g)
+        n_lead = len(_lead(rule))
+        sig = jnp.einsum('...kos,...os->...ko', trace['v'], g.astype(trace['v'].dtype))  # (..., r, O)
+        dW = jnp.einsum('...ik,...ko->io', trace['u'], sig)
+        db = _sum_lead(jnp.sum(trace['b'] * g, -1), n_lead) if rule.has_bias else None
+        return rule.dense_to_operands(operands, dW, db)

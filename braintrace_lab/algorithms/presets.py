@@ -1,0 +1,73 @@
+"""D-RTRL and ES-D-RTRL (pp_prop): the two core rules as presets over the trace engines."""
+from __future__ import annotations
+
+import numbers
+
+from .base import ETraceAlgorithm
+from .engines import IODimEngine, LowRankEngine, ParamDimEngine
+
+__all__ = ['ParamDimVjpAlgorithm', 'D_RTRL', 'IODimVjpAlgorithm', 'ES_D_RTRL', 'pp_prop',
+           'check_decay_or_rank']
+
+
+class ParamDimVjpAlgorithm(ETraceAlgorithm):
+    """D-RTRL: a full eligibility trace per weight, ``eps^t = D^t eps^{t-1} + D_f^t (x) x^t``.
+
+    Gradient ``sum_t dL^t/dh^t . eps^t``. Exact (equal to BPTT) when each hidden
+    group's transition is position-diagonal and the op feeds it element-wise:
+    leaky integrators, LIF/ALIF layers with feed-forward input. Memory ``O(B |theta| S)``.
+
+    >>> learner = D_RTRL(model); learner.compile_graph(x0); y = learner(x0)
+    """
+
+    def make_engine(self, relation):
+        return ParamDimEngine(dtype=self.trace_dtype)
+
+
+D_RTRL = ParamDimVjpAlgorithm
+
+
+def check_decay_or_rank(decay_or_rank):
+    """Validate ``decay_or_rank``: a float in (0, 1) is a decay, an int >= 1 a rank."""
+    if isinstance(decay_or_rank, bool) or not isinstance(decay_or_rank, numbers.Real):
+        raise TypeError(f'decay_or_rank must be a float decay in (0, 1) or an int rank >= 1, '
+                        f'got {decay_or_rank!r} ({type(decay_or_rank).__name__}).')
+    if isinstance(decay_or_rank, numbers.Integral):
+        if decay_or_rank < 1:
+            raise ValueError(f'decay_or_rank={decay_or_rank}: an integer rank must be >= 1 '
+                             f'(or give a float decay in (0, 1), e.g. 0.9).')
+        return 'rank', int(decay_or_rank)
+    value = float(decay_or_rank)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f'decay_or_rank={decay_or_rank}: a float decay must lie in (0, 1), e.g. 0.9 '
+                         f'(or give an integer rank >= 1).')
+    return 'decay', value
+
+
+class IODimVjpAlgorithm(ETraceAlgorithm):
+    """ES-D-RTRL (pp_prop): factorised traces of memory ``O(B (I + O S))``.
+
+    With a float decay ``a``: ``ex^t = a ex^{t-1} + x^t``,
+    ``ef^t = a D^t ef^{t-1} + (1 - a) D_f^t``, gradient ``ex (x) (dL/dh . ef)``.
+    With an int rank ``r``: the D-RTRL trace kept as ``r`` factor pairs, truncated
+    to its top ``r`` singular modes each step (memory ``O(B r (I + O S))``);
+    ``r = min(I, O S)`` reproduces D-RTRL.
+
+    >>> learner = pp_prop(model, decay_or_rank=0.9)   # or decay_or_rank=8 (rank)
+    """
+
+    def __init__(self, model, decay_or_rank, name=None, vjp_method='single-step', trace_dtype=None,
+                 **kwargs):
+        self.mode, self.value = check_decay_or_rank(decay_or_rank)
+        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
+        self.decay_or_rank = decay_or_rank
+
+    def make_engine(self, relation):
+        if self.mode == 'rank':
+            return LowRankEngine(dtype=self.trace_dtype, rank=self.value)
+        a = self.value
+        return IODimEngine(dtype=self.trace_dtype, x_decay=a, f_decay=a, f_scale=1.0 - a, f_uses_D=True)
+
+
+ES_D_RTRL = IODimVjpAlgorithm
+pp_prop = IODimVjpAlgorithm

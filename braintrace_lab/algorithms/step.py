@@ -1,0 +1,175 @@
+"""The functional step behind every learner: run, cut and differentiate one model step.
+
+Given a compiled graph, :class:`StepPlan` evaluates the model step as a pure
+function of ``(param leaves, hidden leaves, other state leaves, input leaves)``
+and provides the pieces the rules need: the forward values and op operands, the
+per-position transition ``D`` of each hidden group (op outputs held fixed, so
+recurrent mixing through trainable ops is left out) and ``Df = dh/dy`` of each
+relation, both by forward-mode JVPs with all-ones tangents, which are exact
+when the cut transition is position-diagonal (the compiler checks the structure).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+
+from ..compiler.graph import CompiledGraph
+from ..compiler.interpreter import evaluate
+from .op_rules import OpRule, rule_for
+
+__all__ = ['StepPlan', 'RelationPlan']
+
+
+@dataclasses.dataclass
+class RelationPlan:
+    key: str
+    param: str
+    op: int
+    group: int
+    rule: OpRule
+    x_shape: tuple
+    engine: object = None
+
+
+class StepPlan:
+    """Index bookkeeping and pure step functions for one compiled graph."""
+
+    def __init__(self, compiled: CompiledGraph):
+        self.compiled = compiled
+        cap, an = compiled.capture, compiled.analysis
+        self.cap = cap
+        self.jaxpr = cap.jaxpr.jaxpr
+        self.consts = cap.jaxpr.consts
+        self.n_args = cap.n_arg_leaves
+        self.n_out = cap.n_out_leaves
+        self.leaves = an.leaves
+        self.param_ids = [n for n, lf in enumerate(an.leaves) if lf.kind == 'param']
+        self.hidden_ids = list(an.hidden)
+        self.other_ids = [n for n, lf in enumerate(an.leaves) if lf.kind == 'other']
+        self.n_write = sum(t.num_leaves for t in cap.write_trees)
+        self.hidden_write_pos = [an.leaves[n].write_pos for n in self.hidden_ids]
+        self.groups = [[self.hidden_ids.index(n) for n in g] for g in an.groups]
+        self.ops = an.ops
+        self.relations: List[RelationPlan] = []
+        for op in an.ops:
+            if all(p is None for p in op.weight_params):
+                continue
+            for gi in op.groups:
+                rule = rule_for(op.eqn)
+                x_shape = tuple(op.eqn.invars[0].aval.shape) if op.spec.n_inputs else ()
+                param = self.leaves[next(p for p in op.weight_params if p is not None)].state_path
+                self.relations.append(RelationPlan(f'{param}@op{op.index}->g{gi}', param, op.index, gi,
+                                                   rule, x_shape))
+        self.rel_ops = sorted({r.op for r in self.relations})
+        pidx = {n: i for i, n in enumerate(self.param_ids)}
+        self.param_pos = pidx
+        self.direct_weights = all(
+            d or p is None for op in an.ops if op.index in self.rel_ops
+            for d, p in zip(op.weight_direct, op.weight_params))
+        self.immediate_params = [pidx[n] for n, (st, _) in an.param_status.items() if st == 'immediate_only']
+        self.hidden_outvar_index = {an.leaves[n].outvar: i for i, n in enumerate(self.hidden_ids)}
+
+    # ---------------------------------------------------------------- values
+    def read_state_leaves(self):
+        vals = []
+        for st in self.cap.states:
+            vals.extend(jax.tree.leaves(st.value))
+        return vals
+
+    def split(self, state_leaves):
+        p = tuple(state_leaves[n] for n in self.param_ids)
+        h = tuple(state_leaves[n] for n in self.hidden_ids)
+        o = tuple(state_leaves[n] for n in self.other_ids)
+        return p, h, o
+
+    def assemble(self, p, h, o, args):
+        vals = [None] * len(self.leaves)
+        for n, v in zip(self.param_ids, p):
+            vals[n] = v
+        for n, v in zip(self.hidden_ids, h):
+            vals[n] = v
+        for n, v in zip(self.other_ids, o):
+            vals[n] = v
+        return list(args) + vals
+
+    def write_states(self, write_leaves):
+        pos = 0
+        for st, tree in zip(self.cap.write_states, self.cap.write_trees):
+            st.value = jax.tree.unflatten(tree, write_leaves[pos:pos + tree.num_leaves])
+            pos += tree.num_leaves
+
+    def hidden_from_writes(self, writes):
+        return tuple(writes[i] for i in self.hidden_write_pos)
+
+    # ---------------------------------------------------------------- functions
+    def run(self, p, h, o, args, **hooks):
+        """Plain evaluation: ``(out leaves, written leaves)``."""
+        outs = evaluate(self.jaxpr, self.consts, self.assemble(p, h, o, args), **hooks)
+        return outs[:self.n_out], outs[self.n_out:]
+
+    def run_signal(self, p, e, h, o, args):
+        """Evaluation whose new hidden values are ``stop_gradient(h_new) + e``.
+
+        Differentiating the outputs w.r.t. ``e`` gives the part of the learning
+        signal that flows through the outputs; w.r.t. ``p`` the direct (readout)
+        gradients, with every path through the new hidden state cut.
+        """
+        record = {}
+        index = self.hidden_outvar_index
+
+        def transform(v, val):
+            i = index.get(v)
+            return val if i is None else jax.lax.stop_gradient(val) + e[i]
+
+        outs, writes = self.run(p, h, o, args, op_record=record, var_transform=transform)
+        return tuple(outs), (tuple(writes), record)
+
+    def transition_derivatives(self, p, h, o, args, record):
+        """``D`` per group ``(*varshape, S, S)`` and ``Df`` per relation ``(*varshape, S)``."""
+        ys_all = {k: record[k][1] for k in record}
+        rel_ops = self.rel_ops
+
+        def T(hh, ys):
+            override = dict(ys_all)
+            override.update(dict(zip(rel_ops, ys)))
+            _, writes = self.run(p, hh, o, args, op_override=override)
+            return self.hidden_from_writes(writes)
+
+        ys0 = tuple(ys_all[k] for k in rel_ops)
+        _, lin = jax.linearize(T, tuple(h), ys0)
+        tangents_h, tangents_y = [], []
+        zeros_h = tuple(jnp.zeros_like(x) for x in h)
+        zeros_y = tuple(jnp.zeros_like(y) for y in ys0)
+        for g in self.groups:
+            for i in g:
+                th = list(zeros_h)
+                th[i] = jnp.ones_like(h[i])
+                tangents_h.append(tuple(th))
+                tangents_y.append(zeros_y)
+        for j in range(len(rel_ops)):
+            ty = list(zeros_y)
+            ty[j] = jnp.ones_like(ys0[j])
+            tangents_h.append(zeros_h)
+            tangents_y.append(tuple(ty))
+        stack = lambda ts: jax.tree.map(lambda *xs: jnp.stack(xs), *ts)
+        res = jax.vmap(lin)(stack(tangents_h), stack(tangents_y))   # tuple over hidden leaves, each (n_t, ...)
+        D, row = [], 0
+        for g in self.groups:
+            cols = []
+            for _ in g:
+                cols.append(jnp.stack([res[i][row] for i in g], axis=-1))   # (*vs, S_out)
+                row += 1
+            D.append(jnp.stack(cols, axis=-1))                             # (*vs, S_out, S_in)
+        Df = {}
+        for j, k in enumerate(rel_ops):
+            for r in self.relations:
+                if r.op == k:
+                    Df[r.key] = jnp.stack([res[i][row] for i in self.groups[r.group]], axis=-1)
+            row += 1
+        return D, Df
+
+    def operands(self, record, op):
+        return record[op][0]

@@ -1,0 +1,267 @@
+"""Dependency analysis over a captured step: hidden groups, relations, weight status.
+
+Three propagations of bit sets over the flat jaxpr answer every question:
+
+* ``cut``: ETP op outputs start fresh (they carry only their own op bit). A hidden
+  output depending on a previous hidden value in this pass is coupled to it
+  without passing a trainable op: the two are one hidden group. An op bit reaching
+  a hidden output here means ``y -> h`` without another op on the way: a relation.
+* ``through``: op bits flow through everything; an op that reaches a hidden state
+  only here reaches it through another weight (a GRU reset gate).
+* ``plain``: parameter bits flow through everything except ETP weight operands; a
+  parameter reaching a hidden output here is a trainable weight the engine
+  cannot trace (an error, with the fix in the message).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List, Optional, Tuple
+
+import brainstate
+from jax.extend.core import Literal
+
+from ..errors import CompilationError
+from ..ops._primitive import etp_op_p
+from .capture import StepCapture
+
+__all__ = ['LeafInfo', 'OpInfo', 'Analysis', 'analyse']
+
+
+@dataclasses.dataclass
+class LeafInfo:
+    state_index: int
+    leaf_index: int
+    path: str             # dotted state path, plus '.key' for dict leaves
+    state_path: str
+    kind: str             # 'param' | 'hidden' | 'other'
+    invar: object
+    outvar: object = None  # jaxpr outvar of its new value (written states only)
+    write_pos: Optional[int] = None  # index into the written-state leaves
+
+
+@dataclasses.dataclass
+class OpInfo:
+    index: int
+    eqn: object
+    spec: object
+    weight_params: Tuple[Optional[int], ...]   # global leaf index of each weight operand's parameter
+    weight_direct: Tuple[bool, ...]            # operand var is the parameter leaf itself
+    groups: Tuple[int, ...] = ()               # hidden groups reached directly
+    reaches_hidden_through_ops: bool = False
+    reaches_output: bool = False
+    shape_mismatch: Tuple[int, ...] = ()
+
+
+@dataclasses.dataclass
+class Analysis:
+    leaves: List[LeafInfo]
+    hidden: List[int]                  # leaf indices of hidden leaves, in group-building order
+    groups: List[List[int]]            # each a list of leaf indices (into `leaves`)
+    ops: List[OpInfo]
+    param_status: Dict[int, Tuple[str, str]]   # leaf index -> (status, reason)
+
+
+def _leaf_key_names(tree, value):
+    import jax
+    paths = [jax.tree_util.keystr(p, simple=True, separator='.') for p, _ in
+             jax.tree_util.tree_flatten_with_path(value)[0]]
+    return paths
+
+
+def _propagate(jaxpr, seeds: Dict[object, int], etp_rule):
+    """Forward bit-set propagation; ``etp_rule(eqn, k, in_bits) -> out_bits`` for ETP ops."""
+    bits = dict(seeds)
+    k = 0
+    for eqn in jaxpr.eqns:
+        in_bits = [0 if isinstance(v, Literal) else bits.get(v, 0) for v in eqn.invars]
+        if eqn.primitive is etp_op_p:
+            out = etp_rule(eqn, k, in_bits)
+            k += 1
+        else:
+            out = 0
+            for b in in_bits:
+                out |= b
+        for v in eqn.outvars:
+            bits[v] = out
+    return bits
+
+
+def _bits_of(bits, v):
+    return 0 if isinstance(v, Literal) else bits.get(v, 0)
+
+
+def analyse(cap: StepCapture, names: Dict[int, str]) -> Analysis:
+    import jax
+    jaxpr = cap.jaxpr.jaxpr
+    write_index = {id(s): j for j, s in enumerate(cap.write_states)}
+
+    # ---- classify every state leaf
+    leaves: List[LeafInfo] = []
+    write_leaf_base = []
+    pos = 0
+    for tree in cap.write_trees:
+        write_leaf_base.append(pos)
+        pos += tree.num_leaves
+    for i, st in enumerate(cap.states):
+        spath = names.get(id(st), f'state{i}')
+        written = id(st) in write_index
+        if isinstance(st, brainstate.ParamState):
+            if written:
+                raise CompilationError(
+                    f'ParamState {spath!r} is written inside update(). Weights must only be read '
+                    f'during a step (the learner owns their updates); keep running quantities in a '
+                    f'brainstate.ShortTermState or HiddenState instead.')
+            kind = 'param'
+        elif isinstance(st, brainstate.HiddenState) and written:
+            kind = 'hidden'
+        else:
+            kind = 'other'
+        leaf_names = _leaf_key_names(cap.state_trees[i], st.value) if cap.state_trees[i].num_leaves > 1 else ['']
+        invars = cap.state_invars(i)
+        outvars = cap.write_outvars(write_index[id(st)]) if written else [None] * len(invars)
+        for li, (iv, ov) in enumerate(zip(invars, outvars)):
+            suffix = leaf_names[li] if li < len(leaf_names) else ''
+            path = spath + ('.' + suffix if suffix else '')
+            wp = write_leaf_base[write_index[id(st)]] + li if written else None
+            leaves.append(LeafInfo(i, li, path, spath, kind, iv, ov, wp))
+
+    hidden = [n for n, lf in enumerate(leaves) if lf.kind == 'hidden']
+    params = [n for n, lf in enumerate(leaves) if lf.kind == 'param']
+    if not hidden:
+        raise CompilationError(
+            'The model has no HiddenState written during a step, so there is nothing to keep an '
+            'eligibility trace for. Store recurrent state in brainstate.HiddenState (for example '
+            'brainpy.state.LIF or braintrace_lab.nn cells), and call '
+            'brainstate.nn.init_all_states(model) before compiling.')
+
+    # ---- pass 1: cut at ETP ops (hidden bits, op bits)
+    seeds = {leaves[n].invar: 1 << b for b, n in enumerate(hidden)}
+    n_h = len(hidden)
+    n_ops = sum(1 for e in jaxpr.eqns if e.primitive is etp_op_p)
+    cut = _propagate(jaxpr, seeds, lambda eqn, k, ib: 1 << (n_h + k))
+    op_mask = ((1 << n_ops) - 1) << n_h
+
+    # union-find over hidden leaves
+    parent = list(range(n_h))
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for b, n in enumerate(hidden):
+        deps = _bits_of(cut, leaves[n].outvar)
+        for b2 in range(n_h):
+            if deps >> b2 & 1:
+                parent[find(b)] = find(b2)
+    roots = {}
+    groups: List[List[int]] = []
+    for b, n in enumerate(hidden):
+        r = find(b)
+        if r not in roots:
+            roots[r] = len(groups)
+            groups.append([])
+        groups[roots[r]].append(n)
+    group_of = {}
+    for gi, g in enumerate(groups):
+        shapes = {tuple(leaves[n].invar.aval.shape) for n in g}
+        if len(shapes) > 1:
+            desc = ', '.join(f'{leaves[n].path} {tuple(leaves[n].invar.aval.shape)}' for n in g)
+            raise CompilationError(
+                f'Hidden states {desc} are coupled within one step but have different shapes; a '
+                f'hidden group needs one shape per position. Give them the same shape, or couple '
+                f'them through an ETP op (braintrace_lab.matmul/element_wise).')
+        for n in g:
+            group_of[n] = gi
+
+    # ---- pass 2: op bits through everything
+    through = _propagate(jaxpr, {}, lambda eqn, k, ib: _or(ib) | (1 << k))
+    # ---- pass 3: parameter bits, not through ETP weight operands; pass 4: through everything
+    pseeds = {leaves[n].invar: 1 << b for b, n in enumerate(params)}
+
+    def plain_rule(eqn, k, ib):
+        n_in = eqn.params['spec'].n_inputs
+        out = _or(ib[:n_in])
+        n_w = eqn.params['spec'].n_weights
+        return out | _or(ib[n_in + n_w:])
+
+    plain = _propagate(jaxpr, pseeds, plain_rule)
+    full = _propagate(jaxpr, pseeds, lambda eqn, k, ib: _or(ib))
+    param_bit = {n: b for b, n in enumerate(params)}
+
+    out_vars = jaxpr.outvars[:cap.n_out_leaves]
+    other_written = [lf.outvar for lf in leaves if lf.kind != 'hidden' and lf.outvar is not None]
+
+    # ---- ops
+    ops: List[OpInfo] = []
+    k = 0
+    for eqn in jaxpr.eqns:
+        if eqn.primitive is not etp_op_p:
+            continue
+        spec = eqn.params['spec']
+        n_in, n_w = spec.n_inputs, spec.n_weights
+        wparams, wdirect = [], []
+        for v in eqn.invars[n_in:n_in + n_w]:
+            b = _bits_of(full, v)
+            owners = [n for n in params if b >> param_bit[n] & 1]
+            if len(owners) > 1:
+                raise CompilationError(
+                    f'The weight operand of ETP op {k} ({spec.kind}) mixes parameters '
+                    f'{[leaves[n].path for n in owners]}; give each ETP op weight operand exactly one '
+                    f'ParamState leaf.')
+            wparams.append(owners[0] if owners else None)
+            wdirect.append(bool(owners) and v is leaves[owners[0]].invar)
+        gset, mismatch = [], []
+        y = eqn.outvars[0]
+        for n in hidden:
+            if _bits_of(cut, leaves[n].outvar) >> (n_h + k) & 1:
+                gi = group_of[n]
+                if gi in gset or gi in mismatch:
+                    continue
+                if tuple(y.aval.shape) != tuple(leaves[n].invar.aval.shape):
+                    mismatch.append(gi)
+                else:
+                    gset.append(gi)
+        via = any(_bits_of(through, leaves[n].outvar) >> k & 1 for n in hidden)
+        reach_out = any(_bits_of(through, v) >> k & 1 for v in out_vars + other_written)
+        ops.append(OpInfo(k, eqn, spec, tuple(wparams), tuple(wdirect), tuple(gset),
+                          via and not gset, reach_out, tuple(mismatch)))
+        k += 1
+
+    # ---- parameter status
+    status: Dict[int, Tuple[str, str]] = {}
+    for n in params:
+        b = 1 << param_bit[n]
+        bad = [leaves[h].path for h in hidden if _bits_of(plain, leaves[h].outvar) & b]
+        if bad:
+            raise CompilationError(
+                f'Trainable weight {leaves[n].path!r} reaches hidden state(s) {bad} through plain JAX '
+                f'operations, so no eligibility trace can be kept for it. Route it through an ETP op '
+                f'(braintrace_lab.matmul / conv / element_wise ...), or, if it should not be trained, '
+                f'store it as a constant or a brainstate.State instead of a ParamState.')
+        mine = [op for op in ops if n in op.weight_params]
+        if any(op.groups for op in mine):
+            gl = sorted({gi for op in mine for gi in op.groups})
+            status[n] = ('traced', f'eligibility trace through op(s) {[op.index for op in mine if op.groups]} '
+                                   f'into hidden group(s) {["g%d" % g for g in gl]}')
+        elif any(op.shape_mismatch for op in mine):
+            status[n] = ('immediate_only', 'its op output does not match the hidden group shape position by '
+                                           'position, so only the one-step (immediate) gradient is used')
+        elif any(op.reaches_hidden_through_ops for op in mine):
+            status[n] = ('immediate_only', 'reaches hidden states only through another trainable op '
+                                           '(weight through weight, e.g. a GRU reset gate): it gets the '
+                                           'one-step (immediate) gradient, no eligibility trace')
+        elif any(_bits_of(full, v) & b for v in out_vars + other_written):
+            status[n] = ('non_temporal', 'does not reach any hidden state (a readout): exact gradient '
+                                         'of each step loss by ordinary backprop')
+        else:
+            status[n] = ('unused', 'not used by the step: its gradient is zero')
+    return Analysis(leaves, hidden, groups, ops, status)
+
+
+def _or(bits):
+    out = 0
+    for b in bits:
+        out |= b
+    return out

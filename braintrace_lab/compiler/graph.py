@@ -1,0 +1,97 @@
+"""``compile_etrace_graph``: trace one step of a model and describe how it learns online."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, List
+
+import jax
+
+from .analysis import Analysis, analyse
+from .capture import StepCapture, capture_step, state_path_names
+from .records import Diagnostic, ETraceGraph, HiddenGroup, OpRecord, ParamRecord, Relation
+
+__all__ = ['compile_etrace_graph', 'CompiledGraph']
+
+
+@dataclasses.dataclass
+class CompiledGraph:
+    """The record plus what the engine needs to run it (the capture and the analysis)."""
+    record: ETraceGraph
+    capture: StepCapture
+    analysis: Analysis
+
+    def group_name(self, gi: int) -> str:
+        return self.record.groups[gi].name
+
+
+def _shape(v):
+    return tuple(v.aval.shape)
+
+
+def build_records(cap: StepCapture, an: Analysis) -> ETraceGraph:
+    leaves = an.leaves
+    groups = tuple(
+        HiddenGroup(f'g{gi}', tuple(leaves[n].path for n in g), _shape(leaves[g[0]].invar),
+                    tuple(an.hidden.index(n) for n in g))
+        for gi, g in enumerate(an.groups))
+    ops, relations = [], []
+    for op in an.ops:
+        spec = op.spec
+        pnames = [leaves[p].state_path if p is not None else '<constant>' for p in op.weight_params]
+        param = pnames[0] if pnames else '<none>'
+        in_shape = _shape(op.eqn.invars[0]) if spec.n_inputs else None
+        ops.append(OpRecord(op.index, spec.root().kind, param, tuple(spec.weight_names), in_shape,
+                            _shape(op.eqn.outvars[0])))
+        if all(p is None for p in op.weight_params):
+            continue
+        for gi in op.groups:
+            relations.append(Relation(op.index, param, f'g{gi}', spec.root().kind))
+    params = []
+    by_state = {}
+    for n, (status, reason) in an.param_status.items():
+        by_state.setdefault(leaves[n].state_path, []).append((n, status, reason))
+    rank = {'traced': 0, 'immediate_only': 1, 'non_temporal': 2, 'unused': 3}
+    for spath, items in by_state.items():
+        items.sort(key=lambda t: rank[t[1]])
+        _, status, reason = items[0]
+        rels = tuple(r.key for r in relations if r.param == spath)
+        shapes = tuple(_shape(leaves[n].invar) for n, _, _ in sorted(items))
+        extra = [f'{leaves[n].path}: {s}' for n, s, _ in items[1:] if s != status]
+        if extra:
+            reason = reason + ' (leaves differ: ' + '; '.join(extra) + ')'
+        params.append(ParamRecord(spath, shapes, status, reason, rels))
+    diags = []
+    for op in an.ops:
+        if all(p is None for p in op.weight_params):
+            diags.append(Diagnostic('info', f'op{op.index}', 'its weight is not a ParamState: treated as a constant'))
+        for gi in op.shape_mismatch:
+            diags.append(Diagnostic('warning', f'op{op.index}',
+                                    f'output shape {_shape(op.eqn.outvars[0])} differs from group g{gi} '
+                                    f'varshape {groups[gi].varshape}: no trace kept for this path'))
+        if op.groups and op.reaches_hidden_through_ops:
+            diags.append(Diagnostic('info', f'op{op.index}', 'also reaches hidden states through another op; '
+                                                             'that path is left out of its trace'))
+    hidden_states = tuple(leaves[n].path for n in an.hidden)
+    others = tuple(dict.fromkeys(lf.state_path for lf in leaves if lf.kind == 'other'))
+    return ETraceGraph(groups, tuple(ops), tuple(relations), tuple(params), tuple(diags),
+                       hidden_states, others)
+
+
+def compile_graph_internal(model, *inputs, **kwargs) -> CompiledGraph:
+    cap = capture_step(model, *inputs, **kwargs)
+    an = analyse(cap, state_path_names(model))
+    return CompiledGraph(build_records(cap, an), cap, an)
+
+
+def compile_etrace_graph(model, *inputs, **kwargs) -> ETraceGraph:
+    """Trace one step ``model(*inputs)`` and return its eligibility-trace graph record.
+
+    The record lists hidden groups (states updated together position by
+    position), ETP ops, relations ``param -> op -> group`` and, for every weight,
+    how it learns and why (``traced``, ``non_temporal`` readout, ``immediate_only``
+    weight-through-weight, ``unused``).
+
+    >>> graph = compile_etrace_graph(model, x0)
+    >>> print(graph.explain())
+    """
+    return compile_graph_internal(model, *inputs, **kwargs).record

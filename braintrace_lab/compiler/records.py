@@ -1,0 +1,147 @@
+"""Plain, inspectable records of a compiled eligibility-trace graph."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Tuple
+
+__all__ = ['HiddenGroup', 'OpRecord', 'Relation', 'ParamRecord', 'Diagnostic', 'ETraceGraph']
+
+
+def _shape(s):
+    return list(s) if s is not None else None
+
+
+@dataclasses.dataclass(frozen=True)
+class HiddenGroup:
+    """Hidden states updated together, position by position: shape ``(*varshape, S)``."""
+    name: str
+    states: Tuple[str, ...]          # dotted state paths (one per hidden leaf)
+    varshape: Tuple[int, ...]
+    leaf_ids: Tuple[int, ...]        # indices into the list of hidden leaves
+
+    @property
+    def num_states(self) -> int:
+        return len(self.states)
+
+    def to_dict(self):
+        return {'name': self.name, 'states': list(self.states), 'varshape': _shape(self.varshape),
+                'num_states': self.num_states}
+
+
+@dataclasses.dataclass(frozen=True)
+class OpRecord:
+    """One ETP op found in the jaxpr."""
+    index: int
+    kind: str
+    param: str                       # dotted ParamState path
+    weight_leaves: Tuple[str, ...]   # names of the trainable operands ('weight', 'bias' ...)
+    input_shape: Optional[Tuple[int, ...]]
+    output_shape: Tuple[int, ...]
+
+    @property
+    def name(self):
+        return f'op{self.index}:{self.kind}'
+
+    def to_dict(self):
+        return {'index': self.index, 'name': self.name, 'kind': self.kind, 'param': self.param,
+                'weight_leaves': list(self.weight_leaves), 'input_shape': _shape(self.input_shape),
+                'output_shape': _shape(self.output_shape)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Relation:
+    """parameter -> op -> hidden group: the unit an eligibility trace is kept for."""
+    op: int
+    param: str
+    group: str
+    op_kind: str
+
+    @property
+    def key(self) -> str:
+        return f'{self.param}->{self.group}' if self.op is None else f'{self.param}@op{self.op}->{self.group}'
+
+    def to_dict(self):
+        return {'key': self.key, 'op': self.op, 'param': self.param, 'group': self.group,
+                'op_kind': self.op_kind}
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamRecord:
+    """How one ParamState learns: ``status`` is 'traced', 'non_temporal', 'immediate_only' or 'unused'."""
+    path: str
+    shapes: Tuple[Tuple[int, ...], ...]
+    status: str
+    reason: str
+    relations: Tuple[str, ...] = ()
+
+    def to_dict(self):
+        return {'path': self.path, 'shapes': [list(s) for s in self.shapes], 'status': self.status,
+                'reason': self.reason, 'relations': list(self.relations)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnostic:
+    level: str      # 'info' | 'warning'
+    subject: str
+    message: str
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ETraceGraph:
+    """The compiled graph: hidden groups, ETP ops, relations and how every weight learns.
+
+    ``explain()`` gives a readable report; ``to_dict()`` a JSON-ready dict (the
+    graph widget renders it).
+    """
+    groups: Tuple[HiddenGroup, ...]
+    ops: Tuple[OpRecord, ...]
+    relations: Tuple[Relation, ...]
+    params: Tuple[ParamRecord, ...]
+    diagnostics: Tuple[Diagnostic, ...]
+    hidden_states: Tuple[str, ...]
+    other_states: Tuple[str, ...]
+
+    @property
+    def excluded(self) -> Tuple[ParamRecord, ...]:
+        """Weights that get no eligibility trace (with the reason), readouts included."""
+        return tuple(p for p in self.params if p.status != 'traced')
+
+    def param(self, path: str) -> ParamRecord:
+        for p in self.params:
+            if p.path == path:
+                return p
+        raise KeyError(f'no parameter {path!r}; parameters: {[p.path for p in self.params]}')
+
+    def to_dict(self):
+        return {
+            'hidden_groups': [g.to_dict() for g in self.groups],
+            'ops': [o.to_dict() for o in self.ops],
+            'relations': [r.to_dict() for r in self.relations],
+            'params': [p.to_dict() for p in self.params],
+            'excluded': [{'param': p.path, 'status': p.status, 'reason': p.reason} for p in self.excluded],
+            'diagnostics': [d.to_dict() for d in self.diagnostics],
+            'hidden_states': list(self.hidden_states),
+            'other_states': list(self.other_states),
+        }
+
+    def explain(self) -> str:
+        lines = [f'ETraceGraph: {len(self.groups)} hidden group(s), {len(self.ops)} ETP op(s), '
+                 f'{len(self.relations)} relation(s)']
+        for g in self.groups:
+            lines.append(f'  group {g.name}: states {", ".join(g.states)}; varshape {tuple(g.varshape)}, '
+                         f'{g.num_states} state(s) per position')
+        for r in self.relations:
+            lines.append(f'  relation {r.param} -> op{r.op} ({r.op_kind}) -> {r.group}')
+        for p in self.params:
+            lines.append(f'  param {p.path}: {p.status} - {p.reason}')
+        for d in self.diagnostics:
+            lines.append(f'  {d.level}: {d.subject}: {d.message}')
+        return '\n'.join(lines)
+
+    def __repr__(self):
+        return (f'ETraceGraph(groups={[g.name for g in self.groups]}, '
+                f'relations={[r.key for r in self.relations]}, '
+                f'excluded={[p.path for p in self.excluded]})')
