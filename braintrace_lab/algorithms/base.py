@@ -261,6 +261,11 @@ class ETraceAlgorithm(brainstate.nn.Module):
                 o[j] = writes[wp]
         return tuple(o)
 
+    def etrace_grad(self, xs, ys=None, loss_fn=None, params=None, window=None):
+        """Summed online gradient and per-step losses over a sequence (see :func:`etrace_grad`)."""
+        from .driver import etrace_grad
+        return etrace_grad(self, xs, ys, loss_fn, params=params, window=window)
+
     # ------------------------------------------------------------------ introspection
     @property
     def is_compiled(self) -> bool:

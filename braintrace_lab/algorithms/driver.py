@@ -1,0 +1,80 @@
+"""Sequence drivers: run a learner over a sequence so users need not write the scan.
+
+Per-step gradients are SUMMED over time (``L = sum_t L^t``), as in the oracle.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import brainstate
+import jax
+import jax.numpy as jnp
+
+__all__ = ['etrace_grad']
+
+_PROBE = ('__learning_signal_probe__',)
+
+
+def _step_loss(loss_fn, ys):
+    if ys is None:
+        return lambda out, t: loss_fn(out, t)
+    return lambda out, t: loss_fn(out, jax.tree.map(lambda y: y[t], ys))
+
+
+def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, window: Optional[int] = None):
+    """Online gradient of ``sum_t loss`` over a sequence, and the per-step losses.
+
+    ``loss_fn(out, y_t)`` when ``ys`` is given, else ``loss_fn(out, t)``. With
+    ``window=None`` the learner steps one input at a time; with a window it must be
+    built with ``vjp_method='multi-step'`` and receives ``window`` inputs per call.
+    States and traces carry on from call to call. The last learning signal is
+    stored for :meth:`ETraceAlgorithm.learning_signals`.
+
+    >>> grads, losses = learner.etrace_grad(xs, ys, lambda out, y: ce(out, y))
+    """
+    if loss_fn is None:
+        raise TypeError('etrace_grad needs loss_fn(out, y) (or loss_fn(out, t) when ys is None).')
+    learner._require()
+    if params is None:
+        params = learner.model.states(brainstate.ParamState)
+    step_loss = _step_loss(loss_fn, ys)
+    T = jax.tree.leaves(xs)[0].shape[0]
+    targets = dict(params)
+    targets[_PROBE] = learner.signal_probe
+    zero = {k: jax.tree.map(jnp.zeros_like, v.value) for k, v in params.items()}
+
+    if window is None or window == 1 and learner.vjp_method == 'single-step':
+        if learner.vjp_method != 'single-step':
+            raise ValueError("etrace_grad(window=None) steps one input at a time; this learner was built "
+                             "with vjp_method='multi-step': pass window=K.")
+
+        def body(acc, t):
+            x = jax.tree.map(lambda a: a[t], xs)
+            grads, loss = brainstate.transform.grad(
+                lambda: step_loss(learner(x), t), targets, return_value=True)()
+            learner.last_signal.value = grads.pop(_PROBE)
+            return jax.tree.map(jnp.add, acc, grads), loss
+
+        grads, losses = brainstate.transform.scan(body, zero, jnp.arange(T))
+        return grads, losses
+
+    if learner.vjp_method != 'multi-step':
+        raise ValueError(f"etrace_grad(window={window}) needs a learner built with vjp_method='multi-step'.")
+    if not isinstance(window, int) or window < 1:
+        raise ValueError(f'window must be a positive int, got {window!r}.')
+    acc, losses = zero, []
+    for start in range(0, T, window):
+        stop = min(start + window, T)
+        xw = jax.tree.map(lambda a: a[start:stop], xs)
+
+        def window_loss():
+            outs = learner(xw)
+            per = jnp.stack([step_loss(jax.tree.map(lambda o: o[s], outs), start + s)
+                             for s in range(stop - start)])
+            return per.sum(), per
+
+        grads, per = brainstate.transform.grad(window_loss, targets, has_aux=True)()
+        learner.last_signal.value = grads.pop(_PROBE)
+        acc = jax.tree.map(jnp.add, acc, grads)
+        losses.append(per)
+    return acc, jnp.concatenate(losses)
