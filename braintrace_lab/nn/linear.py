@@ -1,0 +1,199 @@
+"""Dense, sparse and low-rank linear layers built on the ETP ops."""
+from __future__ import annotations
+
+from typing import Callable, Optional, Union
+
+import brainstate
+import braintools
+import brainunit as u
+import jax.numpy as jnp
+import numpy as np
+
+from ..ops import lora_matmul, matmul, sparse_matmul
+from ._base import Layer, as_positive_int, as_size, check_input, init_param, shape_of
+
+__all__ = ['Linear', 'SparseLinear', 'LoRALinear']
+
+
+class Linear(Layer):
+    r"""Fully connected layer through the ETP ``matmul`` op.
+
+    .. math:: y = x W + b, \qquad W \in \mathbb{R}^{n_\mathrm{in} \times n_\mathrm{out}}
+
+    One ``ParamState`` ``weight`` holds ``{'weight': W, 'bias': b}`` (no ``'bias'``
+    key when ``use_bias=False`` or ``b_init=None``). Initializers may carry units:
+    the output unit is ``unit(x) * unit(W)`` and ``b`` must be in that unit.
+
+    >>> layer = Linear(3, 4)
+    >>> layer(jnp.ones((2, 3))).shape
+    (2, 4)
+    >>> Linear(10, 5, w_init=braintools.init.KaimingNormal(unit=u.mA),
+    ...        b_init=braintools.init.ZeroInit(unit=u.mA))     # currents in mA
+    """
+
+    def __init__(
+        self,
+        in_size,
+        out_size,
+        w_init: Union[Callable, 'jnp.ndarray'] = braintools.init.KaimingNormal(),
+        b_init: Optional[Union[Callable, 'jnp.ndarray']] = braintools.init.ZeroInit(),
+        use_bias: bool = True,
+        name: Optional[str] = None,
+    ):
+        super().__init__(name=name)
+        label = type(self).__name__
+        in_size = as_size(in_size, 'in_size', label)
+        out_size = as_size(out_size, 'out_size', label)
+        if in_size[:-1] != out_size[:-1]:
+            raise ValueError(f'{label}: in_size {in_size} and out_size {out_size} must agree on all '
+                             f'but the last axis.')
+        self.in_size = in_size
+        self.out_size = out_size
+        self.use_bias = bool(use_bias) and b_init is not None
+        params = {'weight': init_param(w_init, (in_size[-1], out_size[-1]), 'weight', label)}
+        if self.use_bias:
+            params['bias'] = init_param(b_init, (out_size[-1],), 'bias', label)
+        self.weight = brainstate.ParamState(params)
+
+    def update(self, x):
+        check_input(type(self).__name__, x, self.in_size)
+        params = self.weight.value
+        return matmul(x, params['weight'], params.get('bias'))
+
+
+
+class SparseLinear(Layer):
+    r"""Linear layer with a fixed sparse connectivity, through the ETP ``sparse_matmul`` op.
+
+    .. math:: y_j = \sum_{k:\ \mathrm{col}_k = j} x_{\mathrm{row}_k}\, w_k
+
+    Connectivity is given as a boolean ``(in, out)`` mask, as a pair of index
+    arrays ``(rows, cols)``, or drawn at random with probability ``prob`` from
+    ``seed``. Only the non-zero values are trained: ``ParamState`` ``weight`` holds
+    ``{'weight': values}`` of shape ``(nnz,)``. ``w_init`` is evaluated on the
+    dense ``(in, out)`` shape and gathered at the connections (an array of shape
+    ``(nnz,)`` is taken as the values directly).
+
+    >>> layer = SparseLinear(100, 20, prob=0.1, seed=0)
+    >>> layer(jnp.ones((8, 100))).shape
+    (8, 20)
+    """
+
+    def __init__(
+        self,
+        in_size,
+        out_size,
+        connectivity=None,
+        prob: Optional[float] = None,
+        seed: int = 0,
+        w_init=braintools.init.KaimingNormal(),
+        name: Optional[str] = None,
+    ):
+        super().__init__(name=name)
+        label = type(self).__name__
+        n_in = as_positive_int(in_size, 'in_size', label)
+        n_out = as_positive_int(out_size, 'out_size', label)
+        self.in_size = (n_in,)
+        self.out_size = (n_out,)
+        if (connectivity is None) == (prob is None):
+            raise ValueError(f'{label}: give exactly one of connectivity (a boolean (in, out) mask or '
+                             f'a pair (rows, cols)) and prob.')
+        if prob is not None:
+            if not 0.0 < float(prob) <= 1.0:
+                raise ValueError(f'{label}: prob must be in (0, 1], got {prob!r}.')
+            mask = np.random.RandomState(int(seed)).rand(n_in, n_out) < float(prob)
+            rows, cols = np.nonzero(mask)
+        elif isinstance(connectivity, (tuple, list)) and len(connectivity) == 2:
+            rows = np.asarray(connectivity[0]).reshape(-1)
+            cols = np.asarray(connectivity[1]).reshape(-1)
+            if rows.shape != cols.shape:
+                raise ValueError(f'{label}: rows {rows.shape} and cols {cols.shape} must have the same length.')
+            if rows.size and not (np.issubdtype(rows.dtype, np.integer) and np.issubdtype(cols.dtype, np.integer)):
+                raise ValueError(f'{label}: rows and cols must be integer index arrays.')
+            if rows.size and (rows.min() < 0 or rows.max() >= n_in or cols.min() < 0 or cols.max() >= n_out):
+                raise ValueError(f'{label}: connection indices out of range for a ({n_in}, {n_out}) matrix.')
+        else:
+            mask = np.asarray(connectivity)
+            if mask.shape != (n_in, n_out):
+                raise ValueError(f'{label}: the connectivity mask must have shape ({n_in}, {n_out}), '
+                                 f'got {mask.shape}.')
+            rows, cols = np.nonzero(mask)
+        self.rows = jnp.asarray(rows, dtype=jnp.int32)
+        self.cols = jnp.asarray(cols, dtype=jnp.int32)
+        nnz = int(self.rows.shape[0])
+        if isinstance(w_init, (np.ndarray, jnp.ndarray, u.Quantity)) and shape_of(w_init) == (nnz,):
+            values = init_param(w_init, (nnz,), 'weight', label)
+        else:
+            dense = init_param(w_init, (n_in, n_out), 'weight', label)
+            values = dense[self.rows, self.cols]
+        self.weight = brainstate.ParamState({'weight': values})
+
+    @property
+    def nnz(self) -> int:
+        """Number of connections (trainable values)."""
+        return int(self.rows.shape[0])
+
+    def to_dense(self):
+        """The equivalent dense ``(in, out)`` weight matrix."""
+        values = self.weight.value['weight']
+        vm, vu = (values.mantissa, values.unit) if isinstance(values, u.Quantity) else (values, None)
+        dense = jnp.zeros(self.in_size + self.out_size, vm.dtype).at[self.rows, self.cols].add(vm)
+        return dense if vu is None else u.Quantity(dense, unit=vu)
+
+    def update(self, x):
+        check_input(type(self).__name__, x, self.in_size)
+        return sparse_matmul(x, self.weight.value['weight'], self.rows, self.cols, self.out_size[-1])
+
+
+
+class LoRALinear(Layer):
+    r"""Low-rank adapted linear layer through the ETP ``lora_matmul`` op.
+
+    .. math:: y = x W_0 + \alpha\, x A B, \qquad A \in \mathbb{R}^{n_\mathrm{in} \times r},\
+              B \in \mathbb{R}^{r \times n_\mathrm{out}}
+
+    ``W_0`` (``base_weight``, optional) is frozen; ``ParamState`` ``weight`` holds
+    ``{'lora_a': A, 'lora_b': B}``. With the default ``b_init=ZeroInit()`` the
+    layer starts equal to its base (the usual LoRA start).
+
+    >>> layer = LoRALinear(64, 32, rank=4, alpha=0.5, base_weight=jnp.eye(64, 32))
+    >>> layer(jnp.ones(64)).shape
+    (32,)
+    """
+
+    def __init__(
+        self,
+        in_size,
+        out_size,
+        rank: int,
+        alpha: float = 1.0,
+        base_weight=None,
+        a_init=braintools.init.KaimingNormal(),
+        b_init=braintools.init.ZeroInit(),
+        name: Optional[str] = None,
+    ):
+        super().__init__(name=name)
+        label = type(self).__name__
+        n_in = as_positive_int(in_size, 'in_size', label)
+        n_out = as_positive_int(out_size, 'out_size', label)
+        self.rank = as_positive_int(rank, 'rank', label)
+        self.in_size = (n_in,)
+        self.out_size = (n_out,)
+        try:
+            self.alpha = float(alpha)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f'{label}: alpha must be a number, got {alpha!r}.') from err
+        if base_weight is not None:
+            base_weight = init_param(base_weight, (n_in, n_out), 'base_weight', label)
+            if shape_of(base_weight) != (n_in, n_out):  # pragma: no cover - init_param broadcasts or raises
+                raise ValueError(f'{label}: base_weight must have shape ({n_in}, {n_out}).')
+        self.base_weight = base_weight
+        self.weight = brainstate.ParamState({
+            'lora_a': init_param(a_init, (n_in, self.rank), 'lora_a', label),
+            'lora_b': init_param(b_init, (self.rank, n_out), 'lora_b', label),
+        })
+
+    def update(self, x):
+        check_input(type(self).__name__, x, self.in_size)
+        p = self.weight.value
+        return lora_matmul(x, p['lora_a'], p['lora_b'], alpha=self.alpha, base_weight=self.base_weight)

@@ -1,0 +1,207 @@
+"""Recurrent cells whose weights reach the hidden state through the ETP ``matmul`` op."""
+from __future__ import annotations
+
+from typing import Optional
+
+import brainstate
+import braintools
+import jax
+import jax.numpy as jnp
+
+from ._base import Layer, as_positive_int, check_batch, check_input, get_activation, init_param
+from .linear import Linear
+
+__all__ = ['RNNCell', 'VanillaRNNCell', 'ValinaRNNCell', 'GRUCell', 'LSTMCell', 'MGUCell']
+
+
+class RNNCell(Layer):
+    """Base class of the recurrent cells: sizes, activation, hidden states.
+
+    Subclasses list their hidden state names in ``state_names`` and implement
+    ``update``; every gate group is a :class:`Linear` child fed ``[x, h]``.
+    """
+
+    state_names = ('h',)
+    _repr_hidden = frozenset({'num_in', 'num_out', 'activation', 'state_init'})
+    _repr_rename = {'activation_name': 'activation'}
+
+    def __init__(self, in_size, out_size, activation='tanh', state_init=braintools.init.ZeroInit(),
+                 name: Optional[str] = None):
+        super().__init__(name=name)
+        label = type(self).__name__
+        self.num_in = as_positive_int(in_size, 'in_size', label)
+        self.num_out = as_positive_int(out_size, 'out_size', label)
+        self.in_size = (self.num_in,)
+        self.out_size = (self.num_out,)
+        self.activation, self.activation_name = get_activation(activation, label)
+        self.state_init = state_init
+
+    def _gate(self, n_gates, w_init, b_init):
+        return Linear(self.num_in + self.num_out, n_gates * self.num_out, w_init=w_init, b_init=b_init)
+
+    def _init_value(self, batch_size):
+        return init_param(self.state_init, self.out_size, 'hidden state', type(self).__name__,
+                          batch_size=batch_size)
+
+    def init_state(self, batch_size: Optional[int] = None, **kwargs):
+        for nm in self.state_names:
+            setattr(self, nm, brainstate.HiddenState(self._init_value(batch_size)))
+
+    def reset_state(self, batch_size: Optional[int] = None, **kwargs):
+        for nm in self.state_names:
+            getattr(self, nm).value = self._init_value(batch_size)
+
+    def _check(self, x):
+        label = type(self).__name__
+        if not hasattr(self, self.state_names[0]):
+            raise RuntimeError(f'{label}: call init_state() (or brainstate.nn.init_all_states) first.')
+        lead = check_input(label, x, self.in_size)
+        check_batch(label, lead, jnp.shape(getattr(self, self.state_names[0]).value), self.state_names[0])
+
+
+
+class VanillaRNNCell(RNNCell):
+    r"""Elman (vanilla) recurrent cell.
+
+    .. math:: h_t = \phi(W [x_t, h_{t-1}] + b)
+
+    ``HiddenState`` ``h`` of shape ``(out,)`` or ``(batch, out)``; ``W`` is a
+    :class:`Linear` child (``ParamState`` ``W.weight = {'weight', 'bias'}``, weight
+    shape ``(in + out, out)``).
+
+    >>> cell = VanillaRNNCell(3, 16)
+    >>> brainstate.nn.init_all_states(cell, batch_size=4)
+    >>> cell(jnp.ones((4, 3))).shape
+    (4, 16)
+    """
+
+    def __init__(self, in_size, out_size, activation='tanh', w_init=braintools.init.XavierNormal(),
+                 b_init=braintools.init.ZeroInit(), state_init=braintools.init.ZeroInit(),
+                 name: Optional[str] = None):
+        super().__init__(in_size, out_size, activation, state_init, name=name)
+        self.W = self._gate(1, w_init, b_init)
+
+    def update(self, x):
+        self._check(x)
+        h = self.activation(self.W(jnp.concatenate([x, self.h.value], axis=-1)))
+        self.h.value = h
+        return h
+
+
+ValinaRNNCell = VanillaRNNCell
+"""Alias of :class:`VanillaRNNCell` (the spelling used by brainstate and the seed tutorials)."""
+
+
+class GRUCell(RNNCell):
+    r"""Gated recurrent unit.
+
+    .. math::
+        r_t = \sigma(W_r [x_t, h_{t-1}] + b_r), \quad z_t = \sigma(W_z [x_t, h_{t-1}] + b_z) \\
+        \tilde h_t = \phi(W_h [x_t, r_t \odot h_{t-1}] + b_h) \\
+        h_t = (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t
+
+    ``HiddenState`` ``h``; ``Linear`` children ``Wr``, ``Wz`` and ``Wh``, each
+    ``(in + out, out)``, one per gate so each gate's op feeds ``h`` position by
+    position. ``W_r`` reaches ``h`` only through ``W_h``'s input (weight through
+    weight): the compiler reports it and it learns from its one-step gradient.
+
+    >>> cell = GRUCell(3, 16)
+    >>> cell.init_state()
+    >>> cell(jnp.ones(3)).shape
+    (16,)
+    """
+
+    def __init__(self, in_size, out_size, activation='tanh', w_init=braintools.init.XavierNormal(),
+                 b_init=braintools.init.ZeroInit(), state_init=braintools.init.ZeroInit(),
+                 name: Optional[str] = None):
+        super().__init__(in_size, out_size, activation, state_init, name=name)
+        self.Wr = self._gate(1, w_init, b_init)
+        self.Wz = self._gate(1, w_init, b_init)
+        self.Wh = self._gate(1, w_init, b_init)
+
+    def update(self, x):
+        self._check(x)
+        h = self.h.value
+        xh = jnp.concatenate([x, h], axis=-1)
+        r = jax.nn.sigmoid(self.Wr(xh))
+        z = jax.nn.sigmoid(self.Wz(xh))
+        cand = self.activation(self.Wh(jnp.concatenate([x, r * h], axis=-1)))
+        h = (1. - z) * h + z * cand
+        self.h.value = h
+        return h
+
+
+class LSTMCell(RNNCell):
+    r"""Long short-term memory cell.
+
+    .. math::
+        a_t = W_a [x_t, h_{t-1}] + b_a \quad (a \in \{i, f, g, o\}) \\
+        c_t = \sigma(f + b_f) \odot c_{t-1} + \sigma(i) \odot \phi(g) \\
+        h_t = \sigma(o) \odot \phi(c_t)
+
+    ``HiddenState`` ``h`` and ``c`` (one hidden group of two states per unit);
+    ``Linear`` children ``Wi``, ``Wf``, ``Wg``, ``Wo``, each ``(in + out, out)``, one
+    per gate so each feeds the group position by position; ``b_f`` is the constant
+    ``forget_bias`` (default 1). Returns ``h``.
+
+    >>> cell = LSTMCell(3, 16)
+    >>> brainstate.nn.init_all_states(cell, batch_size=2)
+    >>> cell(jnp.ones((2, 3))).shape
+    (2, 16)
+    """
+
+    state_names = ('h', 'c')
+
+    def __init__(self, in_size, out_size, activation='tanh', w_init=braintools.init.XavierNormal(),
+                 b_init=braintools.init.ZeroInit(), state_init=braintools.init.ZeroInit(),
+                 forget_bias: float = 1.0, name: Optional[str] = None):
+        super().__init__(in_size, out_size, activation, state_init, name=name)
+        self.forget_bias = float(forget_bias)
+        self.Wi = self._gate(1, w_init, b_init)
+        self.Wf = self._gate(1, w_init, b_init)
+        self.Wg = self._gate(1, w_init, b_init)
+        self.Wo = self._gate(1, w_init, b_init)
+
+    def update(self, x):
+        self._check(x)
+        h, c = self.h.value, self.c.value
+        xh = jnp.concatenate([x, h], axis=-1)
+        i, f, g, o = self.Wi(xh), self.Wf(xh), self.Wg(xh), self.Wo(xh)
+        c = jax.nn.sigmoid(f + self.forget_bias) * c + jax.nn.sigmoid(i) * self.activation(g)
+        h = jax.nn.sigmoid(o) * self.activation(c)
+        self.c.value = c
+        self.h.value = h
+        return h
+
+
+class MGUCell(RNNCell):
+    r"""Minimal gated unit (one forget gate).
+
+    .. math::
+        f_t = \sigma(W_f [x_t, h_{t-1}] + b_f) \\
+        \tilde h_t = \phi(W_h [x_t, f_t \odot h_{t-1}] + b_h) \\
+        h_t = (1 - f_t) \odot h_{t-1} + f_t \odot \tilde h_t
+
+    ``HiddenState`` ``h``; ``Linear`` children ``Wf`` and ``Wh``, each ``(in + out, out)``.
+
+    >>> cell = MGUCell(3, 16)
+    >>> cell.init_state()
+    >>> cell(jnp.ones(3)).shape
+    (16,)
+    """
+
+    def __init__(self, in_size, out_size, activation='tanh', w_init=braintools.init.XavierNormal(),
+                 b_init=braintools.init.ZeroInit(), state_init=braintools.init.ZeroInit(),
+                 name: Optional[str] = None):
+        super().__init__(in_size, out_size, activation, state_init, name=name)
+        self.Wf = self._gate(1, w_init, b_init)
+        self.Wh = self._gate(1, w_init, b_init)
+
+    def update(self, x):
+        self._check(x)
+        h = self.h.value
+        f = jax.nn.sigmoid(self.Wf(jnp.concatenate([x, h], axis=-1)))
+        cand = self.activation(self.Wh(jnp.concatenate([x, f * h], axis=-1)))
+        h = (1. - f) * h + f * cand
+        self.h.value = h
+        return h

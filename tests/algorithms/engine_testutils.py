@@ -1,0 +1,28 @@
+"""Helpers shared by the engine tests: run a rule and the oracle on a catalog fixture."""
+import brainstate
+import jax
+import jax.numpy as jnp
+
+import braintrace_lab as bl
+from braintrace_lab.models import get_fixture, mse_loss
+from braintrace_lab.oracle import agreement, bptt_grad, rtrl_grad
+
+
+def online_grads(fx, algo_cls, xs, ys, window=None, dtype=jnp.float32, batch_size=None, **options):
+    model = fx.build(dtype=dtype, batch_size=batch_size)
+    method = 'single-step' if window is None else 'multi-step'
+    learner = algo_cls(model, vjp_method=method, **options)
+    learner.compile_graph(xs[0])
+    grads, losses = learner.etrace_grad(xs, ys, mse_loss, window=window)
+    return grads, losses, learner
+
+
+def reference(fx, xs, ys, kind='bptt', dtype=jnp.float32, batch_size=None):
+    model = fx.build(dtype=dtype, batch_size=batch_size)
+    fn = bptt_grad if kind == 'bptt' else rtrl_grad
+    grads, losses = fn(model, xs, lambda out, t: mse_loss(out, ys[t]))
+    return grads, losses
+
+
+def worst_error(grads, ref):
+    return max(r.relative_error for r in agreement(grads, ref).rows)
