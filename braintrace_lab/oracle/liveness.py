@@ -48,6 +48,7 @@ class PopulationActivity:
     unit: str
     status: str
     message: str
+    steps_per_call: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,8 +172,9 @@ def check_liveness(model, xs, low: float = 0.001, high: float = 0.5) -> Liveness
             return jax.lax.scan(body, (h0, o0, acc0), (xs_, jnp.arange(s.T, dtype=jnp.int32)))[0][2]
 
         acc = run(s.theta0, s.h0, s.o0, s.xs)
+    steps = _count_population_steps(model, pops, jax.tree.map(lambda a: a[0], xs))
     rows = []
-    for (name, node), unit, unit_name, (count, vmax) in zip(pops, units, unit_names, acc):
+    for (name, node), unit, unit_name, (count, vmax), n_calls in zip(pops, units, unit_names, acc, steps):
         count = np.asarray(count, dtype=np.float64)
         per_neuron = _per_neuron(count, node)
         rate = float(count.sum() / (max(count.size, 1) * s.T))
@@ -180,12 +182,40 @@ def check_liveness(model, xs, low: float = 0.001, high: float = 0.5) -> Liveness
         v_peak = float(np.max(np.asarray(vmax)))
         thr = _threshold(node, unit)
         status, msg = _describe(name, s.T, rate, silent, v_peak, thr, unit_name, low, high)
+        if n_calls > 1:
+            msg += (f'; it is stepped {n_calls} times per model step (for example '
+                    f'`self.readout(self.{name}())` steps it again with zero input): read its spikes '
+                    f'with `self.{name}.get_spike()` instead')
+            if status == 'live':
+                status = 'stepped_twice'
         rows.append(PopulationActivity(name, int(np.size(per_neuron)), rate, silent, v_peak, thr[0], thr[1],
-                                       unit_name, status, msg))
+                                       unit_name, status, msg, n_calls))
     bad = [r.message for r in rows if r.status != 'live']
     is_live = not bad
     message = '; '.join(bad) if bad else 'all populations live: ' + '; '.join(r.message for r in rows)
     return LivenessReport(tuple(rows), s.T, low, high, is_live, message)
+
+
+def _count_population_steps(model, pops, x0) -> list:
+    """How many times each population's ``update`` runs during one ``model(x0)`` (traced, no side effects)."""
+    counts = [0] * len(pops)
+    for i, (_, node) in enumerate(pops):
+        original = node.update
+
+        def counted(*args, _i=i, _f=original, **kwargs):
+            counts[_i] += 1
+            return _f(*args, **kwargs)
+
+        object.__setattr__(node, 'update', counted)
+    try:
+        with preserved_states(model):
+            brainstate.transform.StatefulFunction(lambda x: model(x)).make_jaxpr(x0)
+    except Exception:       # counting is advisory: never hide the rates because of it
+        return [1] * len(pops)
+    finally:
+        for _, node in pops:
+            object.__delattr__(node, 'update')
+    return counts
 
 
 def require_live(model, xs, low: float = 0.001, high: float = 0.5) -> LivenessReport:
