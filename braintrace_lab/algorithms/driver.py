@@ -62,19 +62,31 @@ def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, win
         raise ValueError(f"etrace_grad(window={window}) needs a learner built with vjp_method='multi-step'.")
     if not isinstance(window, int) or window < 1:
         raise ValueError(f'window must be a positive int, got {window!r}.')
-    acc, losses = zero, []
-    for start in range(0, T, window):
-        stop = min(start + window, T)
-        xw = jax.tree.map(lambda a: a[start:stop], xs)
+    def window_grads(xw, start):
+        n = jax.tree.leaves(xw)[0].shape[0]
 
         def window_loss():
             outs = learner(xw)
-            per = jnp.stack([step_loss(jax.tree.map(lambda o: o[s], outs), start + s)
-                             for s in range(stop - start)])
+            per = jnp.stack([step_loss(jax.tree.map(lambda o: o[s], outs), start + s) for s in range(n)])
             return per.sum(), per
 
         grads, per = brainstate.transform.grad(window_loss, targets, has_aux=True)()
         learner.last_signal.value = grads.pop(_PROBE)
+        return grads, per
+
+    n_full = T // window
+    head = jax.tree.map(lambda a: a[:n_full * window].reshape((n_full, window) + a.shape[1:]), xs)
+
+    def body(acc, inputs):
+        xw, index = inputs
+        grads, per = window_grads(xw, index * window)
+        return jax.tree.map(jnp.add, acc, grads), per
+
+    acc, per = brainstate.transform.scan(body, zero, (head, jnp.arange(n_full)))
+    losses = [per.reshape(-1)]
+    if T % window:
+        tail = jax.tree.map(lambda a: a[n_full * window:], xs)
+        grads, per = window_grads(tail, n_full * window)
         acc = jax.tree.map(jnp.add, acc, grads)
         losses.append(per)
     return acc, jnp.concatenate(losses)

@@ -71,6 +71,7 @@ class StepPlan:
             for d, p in zip(op.weight_direct, op.weight_params))
         self.immediate_params = [pidx[n] for n, (st, _) in an.param_status.items() if st == 'immediate_only']
         self.hidden_outvar_index = {an.leaves[n].outvar: i for i, n in enumerate(self.hidden_ids)}
+        self.mixing_groups = tuple(an.mixing_groups)
 
     # ---------------------------------------------------------------- values
     def read_state_leaves(self):
@@ -127,8 +128,12 @@ class StepPlan:
         outs, writes = self.run(p, h, o, args, op_record=record, var_transform=transform)
         return tuple(outs), (tuple(writes), record)
 
-    def transition_derivatives(self, p, h, o, args, record):
-        """``D`` per group ``(*varshape, S, S)`` and ``Df`` per relation ``(*varshape, S)``."""
+    def transition_derivatives(self, p, h, o, args, record, coupled: bool = False):
+        """``D`` per group ``(*varshape, S, S)`` and ``Df`` per relation ``(*varshape, S)``.
+
+        ``coupled=True`` adds to ``D`` the self term through each op (``W_jj`` for a
+        recurrent matmul): the per-position block of the full transition.
+        """
         ys_all = {k: record[k][1] for k in record}
         rel_ops = self.rel_ops
 
@@ -169,7 +174,37 @@ class StepPlan:
                 if r.op == k:
                     Df[r.key] = jnp.stack([res[i][row] for i in self.groups[r.group]], axis=-1)
             row += 1
+        for gi in self.mixing_groups:
+            D[gi] = self._exact_block(lambda hh: T(hh, ys0), h, self.groups[gi], self.groups[gi])
+        if coupled:
+            for r in self.relations:
+                others = {k: v for k, v in ys_all.items() if k != r.op}
+
+                def Y(hh, _k=r.op, _others=others):
+                    rec = {}
+                    self.run(p, hh, o, args, op_override=_others, op_record=rec)
+                    return (rec[_k][1],)
+
+                self_term = self._exact_block(Y, h, [0], self.groups[r.group])[..., 0, :]   # (*vs, S_in)
+                D[r.group] = D[r.group] + Df[r.key][..., :, None] * self_term[..., None, :]
         return D, Df
+
+    @staticmethod
+    def _exact_block(fn, h, out_ids, in_ids):
+        """Per-position diagonal of ``d fn(h)[out] / d h[in]`` as ``(*varshape, S_out, S_in)``."""
+        cols = []
+        for i in in_ids:
+            def f(v, _i=i):
+                hh = list(h)
+                hh[_i] = v
+                return fn(tuple(hh))
+            jac = jax.jacfwd(f)(h[i])                      # tuple over outputs, each (*vs, *vs)
+            rows = []
+            for j in out_ids:
+                n = h[i].size
+                rows.append(jnp.diagonal(jac[j].reshape(n, n)).reshape(h[i].shape))
+            cols.append(jnp.stack(rows, axis=-1))          # (*vs, S_out)
+        return jnp.stack(cols, axis=-1)                    # (*vs, S_out, S_in)
 
     def operands(self, record, op):
         return record[op][0]

@@ -18,6 +18,7 @@ import dataclasses
 from typing import Dict, List, Optional, Tuple
 
 import brainstate
+import numpy as np
 from jax.extend.core import Literal
 
 from ..errors import CompilationError
@@ -59,6 +60,49 @@ class Analysis:
     groups: List[List[int]]            # each a list of leaf indices (into `leaves`)
     ops: List[OpInfo]
     param_status: Dict[int, Tuple[str, str]]   # leaf index -> (status, reason)
+    mixing_groups: Tuple[int, ...] = ()        # groups whose cut transition mixes positions
+    mixing_primitives: Dict[int, Tuple[str, ...]] = dataclasses.field(default_factory=dict)
+
+
+# primitives that act position by position (and size-preserving reshapes)
+ELEMENTWISE = frozenset('''
+    abs add sub mul div neg max min exp exp2 log log1p expm1 tanh logistic sin cos tan sqrt rsqrt cbrt
+    pow integer_pow square sign floor ceil round clamp erf erfc erf_inv is_finite select_n
+    convert_element_type copy copy_p stop_gradient eq ne lt le gt ge and or not xor nextafter
+    custom_jvp_call custom_vjp_call custom_vjp_call_jaxpr heaviside_surrogate_gradient
+    reshape squeeze expand_dims real imag atan2 rem
+'''.split())
+
+
+def _mixing_groups(jaxpr, cut, hidden_outvars, group_bits):
+    """Groups whose op-cut transition passes a primitive that is not position-wise.
+
+    Walks backwards from the hidden outputs (stopping at ETP ops, which are cut)
+    and inspects every equation that consumes a previous hidden value on the way.
+    """
+    reaches = set(v for v in hidden_outvars if not isinstance(v, Literal))
+    found: Dict[int, set] = {}
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.primitive is etp_op_p or not any(v in reaches for v in eqn.outvars):
+            continue
+        in_bits = 0
+        for v in eqn.invars:
+            if not isinstance(v, Literal):
+                reaches.add(v)
+                in_bits |= cut.get(v, 0)
+        if not in_bits:
+            continue
+        name = eqn.primitive.name
+        elementwise = name in ELEMENTWISE
+        if name == 'broadcast_in_dim':
+            src = eqn.invars[0]
+            elementwise = isinstance(src, Literal) or not cut.get(src, 0) or \
+                int(np.prod(src.aval.shape)) == int(np.prod(eqn.outvars[0].aval.shape))
+        if not elementwise:
+            for gi, bits in group_bits.items():
+                if in_bits & bits:
+                    found.setdefault(gi, set()).add(name)
+    return {gi: tuple(sorted(names)) for gi, names in found.items()}
 
 
 def _leaf_key_names(tree, value):
@@ -257,7 +301,9 @@ def analyse(cap: StepCapture, names: Dict[int, str]) -> Analysis:
                                          'of each step loss by ordinary backprop')
         else:
             status[n] = ('unused', 'not used by the step: its gradient is zero')
-    return Analysis(leaves, hidden, groups, ops, status)
+    group_bits = {gi: sum(1 << hidden.index(n) for n in g) for gi, g in enumerate(groups)}
+    mixing = _mixing_groups(jaxpr, cut, [leaves[n].outvar for n in hidden], group_bits)
+    return Analysis(leaves, hidden, groups, ops, status, tuple(sorted(mixing)), mixing)
 
 
 def _or(bits):

@@ -71,6 +71,11 @@ def build_records(cap: StepCapture, an: Analysis) -> ETraceGraph:
         if op.groups and op.reaches_hidden_through_ops:
             diags.append(Diagnostic('info', f'op{op.index}', 'also reaches hidden states through another op; '
                                                              'that path is left out of its trace'))
+    for gi in an.mixing_groups:
+        diags.append(Diagnostic('warning', f'g{gi}',
+                                f'its transition mixes positions outside any ETP op (through '
+                                f'{", ".join(an.mixing_primitives[gi])}); D is taken as the exact diagonal of '
+                                f'the Jacobian, which costs one JVP per unit'))
     hidden_states = tuple(leaves[n].path for n in an.hidden)
     others = tuple(dict.fromkeys(lf.state_path for lf in leaves if lf.kind == 'other'))
     return ETraceGraph(groups, tuple(ops), tuple(relations), tuple(params), tuple(diags),
