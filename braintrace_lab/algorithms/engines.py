@@ -200,8 +200,10 @@ class LowRankEngine(TraceEngine):
         if rule.family != 'dense':
             return self._pd().update(trace, rule, operands, D, Df)
         r = self.rank
-        u, v = trace['u'], trace['v']
-        xf = rule.input_factor(operands).astype(u.dtype)
+        store = trace['u'].dtype
+        work = jnp.promote_types(store, jnp.float32)      # QR/SVD need float32 or wider
+        u, v = trace['u'].astype(work), trace['v'].astype(work)
+        xf = rule.input_factor(operands).astype(work)
         v = dmul(D[..., None, :, :, :], v)                              # (..., r, O, S)
         u2 = jnp.concatenate([u, xf[..., :, None]], axis=-1)             # (..., I, r+1)
         v2 = jnp.concatenate([v, Df[..., None, :, :].astype(v.dtype)], axis=-3)  # (..., r+1, O, S)
@@ -218,9 +220,9 @@ class LowRankEngine(TraceEngine):
         if keep < r:
             new_u = jnp.concatenate([new_u, jnp.zeros(new_u.shape[:-1] + (r - keep,), new_u.dtype)], -1)
             new_v = jnp.concatenate([new_v, jnp.zeros(new_v.shape[:-2] + (r - keep, O * S), new_v.dtype)], -2)
-        new = {'u': new_u.astype(u.dtype), 'v': new_v.reshape(new_v.shape[:-1] + (O, S)).astype(u.dtype)}
+        new = {'u': new_u.astype(store), 'v': new_v.reshape(new_v.shape[:-1] + (O, S)).astype(store)}
         if rule.has_bias:
-            new['b'] = (dmul(D, trace['b']) + Df).astype(u.dtype)
+            new['b'] = (dmul(D, trace['b']) + Df).astype(store)
         return new
 
     def grads(self, trace, rule, operands, g):

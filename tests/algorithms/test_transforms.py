@@ -95,3 +95,14 @@ def test_units_give_the_plain_gradients():
         grads.append(np.ravel(getattr(g[('w',)], 'mantissa', g[('w',)])))
     assert relative_error(grads[1], grads[0]) < 1e-6
     assert np.abs(grads[0]).sum() > 0
+
+
+def test_bfloat16_traces_halve_memory_and_stay_close():
+    fx = get_fixture('lif')
+    with fx.context():
+        xs, ys = fx.data(T=8, seed=13)
+        for algo, opts in ((bl.D_RTRL, {}), (bl.pp_prop, {'decay_or_rank': 0.9}), (bl.pp_prop, {'decay_or_rank': 3})):
+            low, _, learner_low = online_grads(fx, algo, xs, ys, trace_dtype=jnp.bfloat16, **opts)
+            full, _, learner_full = online_grads(fx, algo, xs, ys, **opts)
+            assert 2 * learner_low.trace_memory()['w'] == learner_full.trace_memory()['w']
+            assert 0 < worst_error(low, full) < 2e-2
