@@ -1,0 +1,250 @@
+"""Learners for the lab: a plain BPTT learner and factories that build fresh models and learners.
+
+Every learner here exposes one sequence function used inside a jitted training step::
+
+    grads, losses, outputs, signal_sq = sequence_grads(learner, params, xs, step_loss)
+
+with ``L = sum_t step_loss(y^t, t)``. Online learners step once per input and
+accumulate ``dL^t/dtheta`` (their online estimate); :class:`BPTT` differentiates the
+summed loss in reverse mode through a scan over the sequence (the exact gradient).
+
+>>> factory = make_learner(fixture_model('lif', task), 'pp_prop', decay_or_rank=0.9)
+>>> learner = factory(x0)              # x0: one batched step input (B, F)
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Callable, Optional
+
+import numpy as np
+
+__all__ = ['BPTT', 'ModelFactory', 'fixture_model', 'LearnerFactory', 'make_learner',
+           'algorithm_label', 'sequence_grads', 'is_online']
+
+_PROBE = ('__lab_learning_signal__',)
+
+
+def algorithm_label(algorithm: str, options: Optional[dict] = None) -> str:
+    """Short readable name: ``'pp_prop(0.9)'``, ``'d_rtrl'``, ``'bptt'``."""
+    options = options or {}
+    if 'decay_or_rank' in options:
+        v = options['decay_or_rank']
+        return f'{algorithm}({"rank " if isinstance(v, int) and not isinstance(v, bool) else ""}{v:g})'
+    return algorithm
+
+
+class BPTT:
+    """Backpropagation through time as a lab learner: exact, offline, memory ``O(T)``.
+
+    :math:`\\nabla_\\theta \\sum_t L^t` by reverse mode through a scan over the sequence.
+    It keeps no eligibility trace; ``trace_memory()`` reports the hidden states it must
+    store for the backward pass (``T`` copies).
+
+    >>> learner = BPTT(model); learner.compile_graph(x0)
+    """
+    name = 'bptt'
+
+    def __init__(self, model):
+        import brainstate
+        if not isinstance(model, brainstate.nn.Module):
+            raise TypeError(f'BPTT needs a brainstate.nn.Module, got {type(model).__name__}.')
+        self.model = model
+        self.graph = None
+        self.input_shape = None
+        self._T = None
+
+    @property
+    def is_compiled(self) -> bool:
+        return self.input_shape is not None
+
+    def compile_graph(self, x0):
+        """Record the step input shape (BPTT needs no graph analysis)."""
+        self.input_shape = tuple(np.shape(getattr(x0, 'mantissa', x0)))
+        return None
+
+    def eligibility_traces(self) -> dict:
+        return {}
+
+    def learning_signals(self, by: str = 'param') -> dict:
+        return {}
+
+    def trace_memory(self) -> dict:
+        """Bytes of hidden state kept for the backward pass: ``T x`` one step's hidden states."""
+        import brainstate
+        import jax
+        step = sum(int(np.size(x)) * np.dtype(x.dtype).itemsize
+                   for st in self.model.states(brainstate.HiddenState).values()
+                   for x in jax.tree.leaves(getattr(st.value, 'mantissa', st.value)))
+        return {'(activations)': step * (self._T or 1)}
+
+    def __repr__(self):
+        return f'BPTT(model={type(self.model).__name__}, {"compiled" if self.is_compiled else "not compiled"})'
+
+
+def is_online(learner) -> bool:
+    return not isinstance(learner, BPTT)
+
+
+def _zeros_like_params(params):
+    import jax
+    import jax.numpy as jnp
+    return {k: jax.tree.map(jnp.zeros_like, v.value) for k, v in params.items()}
+
+
+def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = False):
+    """Gradient of ``sum_t step_loss(y^t, t)`` over ``xs (T, ...)`` (call inside a jit).
+
+    Returns ``(grads, losses (T,), outputs (T, ...), signal_sq)``; ``signal_sq`` maps each
+    traced parameter to ``sum_t ||dL/dh^t||^2`` of its hidden group (online learners
+    only). With ``per_step=True`` ``grads`` holds the per-step terms with a leading ``T``
+    axis instead of their sum.
+    """
+    import brainstate
+    import jax
+    import jax.numpy as jnp
+    T = int(np.shape(xs)[0])
+    if isinstance(learner, BPTT):
+        learner._T = T
+        model = learner.model
+
+        def total():
+            def body(t):
+                out = model(xs[t])
+                return step_loss(out, t), getattr(out, 'mantissa', out)
+
+            losses, outs = brainstate.transform.for_loop(body, jnp.arange(T))
+            return losses.sum(), (losses, outs)
+
+        grads, (losses, outs) = brainstate.transform.grad(total, params, has_aux=True)()
+        return dict(grads), losses, outs, {}
+
+    targets = dict(params)
+    targets[_PROBE] = learner.signal_probe
+    rel_params = sorted({r.param for r in learner.graph.relations})
+    zero = _zeros_like_params(params)
+    sig0 = {p: jnp.zeros((), jnp.float32) for p in rel_params}
+
+    def body(carry, t):
+        acc, sig = carry
+
+        def step():
+            out = learner(xs[t])
+            loss = step_loss(out, t)
+            return loss, (loss, getattr(out, 'mantissa', out))
+
+        grads, (loss, out) = brainstate.transform.grad(step, targets, has_aux=True)()
+        learner.last_signal.value = grads.pop(_PROBE)
+        by_param = learner.learning_signals(by='param')
+        sig = {p: sig[p] + jnp.sum(jnp.square(by_param[p])).astype(jnp.float32) for p in rel_params}
+        if per_step:
+            return (acc, sig), (loss, out, dict(grads))
+        return (jax.tree.map(jnp.add, acc, dict(grads)), sig), (loss, out)
+
+    if per_step:
+        (_, sig), (losses, outs, per) = brainstate.transform.scan(body, (zero, sig0), jnp.arange(T))
+        return per, losses, outs, sig
+    (grads, sig), (losses, outs) = brainstate.transform.scan(body, (zero, sig0), jnp.arange(T))
+    return grads, losses, outs, sig
+
+
+# ---------------------------------------------------------------------------- factories
+class ModelFactory:
+    """Builds a fresh catalog model sized for a task: ``factory(batch_size, seed) -> model``.
+
+    Same seed, same initial weights, so several learners start from one network.
+
+    >>> make = fixture_model('lif', get_task('spike_patterns'), n_hidden=16)
+    >>> model = make(batch_size=8)
+    """
+
+    def __init__(self, fixture, n_in=None, n_out=None, **kwargs):
+        from ..models import get_fixture
+        self.fixture = get_fixture(fixture) if isinstance(fixture, str) else fixture
+        self.kwargs = dict(kwargs)
+        if n_in is not None:
+            self.kwargs['n_in'] = n_in
+        if n_out is not None:
+            self.kwargs['n_out'] = n_out
+
+    def context(self):
+        return self.fixture.context()
+
+    def __call__(self, batch_size=None, seed=None):
+        kw = dict(self.kwargs)
+        if seed is not None:
+            kw['seed'] = seed
+        with self.fixture.context():
+            return self.fixture.build(batch_size=batch_size, **kw)
+
+    def __repr__(self):
+        args = ', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())
+        return f'fixture_model({self.fixture.name!r}{", " if args else ""}{args})'
+
+
+def fixture_model(name, task=None, **kwargs) -> ModelFactory:
+    """A :class:`ModelFactory` for catalog fixture ``name``, with inputs/outputs sized for ``task``.
+
+    >>> fixture_model('leaky', get_task('dms'), n_hidden=12)(batch_size=4)
+    """
+    if task is not None:
+        kwargs.setdefault('n_in', task.n_inputs)
+        kwargs.setdefault('n_out', task.n_outputs)
+    return ModelFactory(name, **kwargs)
+
+
+def call_model_factory(model_factory, batch_size, seed=None):
+    """``model_factory(batch_size, seed)`` if it takes a seed, else ``model_factory(batch_size)``."""
+    try:
+        params = inspect.signature(model_factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    takes_seed = 'seed' in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+    if takes_seed and seed is not None:
+        return model_factory(batch_size, seed=seed)
+    return model_factory(batch_size)
+
+
+class LearnerFactory:
+    """``factory(x0) -> compiled learner`` for one algorithm on a fresh model of batch ``x0.shape[0]``.
+
+    >>> factory = make_learner(model_factory, 'pp_prop', decay_or_rank=0.9)
+    >>> learner = factory(x0)
+    """
+
+    def __init__(self, model_factory, algorithm: str, seed=None, **options):
+        self.model_factory = model_factory
+        self.algorithm = algorithm.strip().lower().replace('-', '_')
+        self.options = options
+        self.seed = seed
+        self.label = algorithm_label(self.algorithm, options)
+
+    def build(self, x0):
+        import contextlib
+        ctx = self.context() or contextlib.nullcontext()
+        with ctx:
+            batch = int(np.shape(x0)[0])
+            model = call_model_factory(self.model_factory, batch, self.seed)
+            if self.algorithm == 'bptt':
+                learner = BPTT(model)
+                learner.compile_graph(x0)
+                return learner
+            from ..registry import compile as compile_learner
+            return compile_learner(model, self.algorithm, x0, **self.options)
+
+    __call__ = build
+
+    def context(self):
+        ctx = getattr(self.model_factory, 'context', None)
+        return ctx() if callable(ctx) else None
+
+    def __repr__(self):
+        opts = ''.join(f', {k}={v!r}' for k, v in self.options.items())
+        return f'make_learner({self.model_factory!r}, {self.algorithm!r}{opts})'
+
+
+def make_learner(model_factory, algorithm: str, seed=None, **options) -> LearnerFactory:
+    """A :class:`LearnerFactory`: ``'bptt'``, ``'d_rtrl'``, ``'pp_prop'`` or any registered name.
+
+    >>> make_learner(fixture_model('leaky', task), 'd_rtrl')
+    """
+    return LearnerFactory(model_factory, algorithm, seed=seed, **options)

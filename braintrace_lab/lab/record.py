@@ -1,0 +1,178 @@
+"""``TrainingRecord``: what a training run measured, as plain lists and dicts.
+
+One row per recorded step (every ``record_every`` steps and the last): loss, accuracy,
+eligibility-trace and learning-signal magnitudes per parameter, gradient norms and,
+with an oracle, the cosine and relative error of the learner's gradient to it:
+
+.. math:: \\cos = \\frac{\\langle g, g^* \\rangle}{\\|g\\| \\|g^*\\|}, \\qquad
+          \\mathrm{rel} = \\frac{\\|g - g^*\\|}{\\|g^*\\|}.
+
+>>> record = train(factory, task, n_steps=50, progress=False)
+>>> record.final_loss, record.time_per_step, record.to_dict()['loss'][:3]
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Dict, List, Optional
+
+import numpy as np
+
+__all__ = ['TrainingRecord']
+
+
+def _median(xs):
+    return float(np.median(xs)) if len(xs) else float('nan')
+
+
+def _fmt_bytes(n) -> str:
+    if n is None:
+        return 'n/a'
+    for unit in ('B', 'KiB', 'MiB', 'GiB'):
+        if abs(n) < 1024 or unit == 'GiB':
+            return f'{n:.0f} {unit}' if unit == 'B' else f'{n:.1f} {unit}'
+        n /= 1024.0
+
+
+@dataclasses.dataclass
+class TrainingRecord:
+    """Measurements of one training run (plain Python data: lists, dicts, floats).
+
+    ``steps[i]`` is the step index of row ``i``; ``loss``, ``accuracy``, ``cosine``,
+    ``relative_error`` and every list inside ``trace_norms`` / ``signal_norms`` /
+    ``grad_norms`` / ``param_agreement`` are aligned with it. ``step_times`` has the
+    wall time of every step (seconds); ``compile_steps`` the steps that compiled.
+
+    >>> record.final_loss, record.mean_cosine, record.time_per_step
+    >>> record.rows()[0]          # {'step': 0, 'loss': ..., 'trace_norm[w]': ...}
+    """
+    algorithm: str
+    task: str = ''
+    oracle: Optional[str] = None
+    steps: List[int] = dataclasses.field(default_factory=list)
+    loss: List[float] = dataclasses.field(default_factory=list)
+    accuracy: List[float] = dataclasses.field(default_factory=list)
+    trace_norms: Dict[str, List[float]] = dataclasses.field(default_factory=dict)
+    signal_norms: Dict[str, List[float]] = dataclasses.field(default_factory=dict)
+    grad_norms: Dict[str, List[float]] = dataclasses.field(default_factory=dict)
+    cosine: List[float] = dataclasses.field(default_factory=list)
+    relative_error: List[float] = dataclasses.field(default_factory=list)
+    param_agreement: Dict[str, Dict[str, List[float]]] = dataclasses.field(default_factory=dict)
+    step_times: List[float] = dataclasses.field(default_factory=list)
+    compile_steps: List[int] = dataclasses.field(default_factory=list)
+    oracle_times: List[float] = dataclasses.field(default_factory=list)
+    trace_memory: Dict[str, int] = dataclasses.field(default_factory=dict)
+    peak_memory: Optional[int] = None
+    n_compiles: int = 0
+    warnings: List[str] = dataclasses.field(default_factory=list)
+    config: dict = dataclasses.field(default_factory=dict)
+
+    # ------------------------------------------------------------------ building
+    def append(self, row: dict) -> None:
+        """Add one recorded row (as passed to ``on_step`` callbacks)."""
+        n = len(self.steps)
+        self.steps.append(int(row['step']))
+        self.loss.append(float(row['loss']))
+        self.accuracy.append(float(row['accuracy']))
+        self.cosine.append(_opt(row.get('cosine')))
+        self.relative_error.append(_opt(row.get('relative_error')))
+        for name in ('trace_norms', 'signal_norms', 'grad_norms'):
+            table = getattr(self, name)
+            for p, v in (row.get(name) or {}).items():
+                table.setdefault(p, [math.nan] * n).append(float(v))
+            for vals in table.values():
+                if len(vals) < n + 1:
+                    vals.append(math.nan)
+        for p, d in (row.get('agreement') or {}).items():
+            slot = self.param_agreement.setdefault(p, {'cosine': [math.nan] * n, 'relative_error': [math.nan] * n})
+            slot['cosine'].append(float(d['cosine']))
+            slot['relative_error'].append(float(d['relative_error']))
+        for slot in self.param_agreement.values():
+            for vals in slot.values():
+                if len(vals) < n + 1:
+                    vals.append(math.nan)
+
+    # ------------------------------------------------------------------ summaries
+    @property
+    def n_steps(self) -> int:
+        return len(self.step_times)
+
+    @property
+    def final_loss(self) -> float:
+        return self.loss[-1] if self.loss else math.nan
+
+    @property
+    def final_accuracy(self) -> float:
+        return self.accuracy[-1] if self.accuracy else math.nan
+
+    @property
+    def time_per_step(self) -> float:
+        """Median wall time of a training step in seconds, compiling steps excluded."""
+        skip = set(self.compile_steps)
+        times = [t for i, t in enumerate(self.step_times) if i not in skip]
+        return _median(times if times else self.step_times)
+
+    @property
+    def compile_time(self) -> float:
+        """Seconds spent compiling: the compiling steps minus an ordinary step each."""
+        base = self.time_per_step
+        extra = sum(self.step_times[i] - base for i in self.compile_steps if i < len(self.step_times))
+        return max(float(extra), 0.0) if not math.isnan(base) else math.nan
+
+    @property
+    def mean_cosine(self) -> float:
+        vals = [c for c in self.cosine if not math.isnan(c)]
+        return float(np.mean(vals)) if vals else math.nan
+
+    @property
+    def mean_relative_error(self) -> float:
+        vals = [c for c in self.relative_error if not math.isnan(c)]
+        return float(np.mean(vals)) if vals else math.nan
+
+    @property
+    def total_trace_memory(self) -> int:
+        return int(sum(self.trace_memory.values()))
+
+    def rows(self) -> List[dict]:
+        """The recorded rows as a list of flat dicts (one per recorded step)."""
+        out = []
+        for i, s in enumerate(self.steps):
+            row = {'step': s, 'loss': self.loss[i], 'accuracy': self.accuracy[i],
+                   'cosine': self.cosine[i], 'relative_error': self.relative_error[i]}
+            for name in ('trace_norms', 'signal_norms', 'grad_norms'):
+                for p, vals in getattr(self, name).items():
+                    row[f'{name[:-6]}_norm[{p}]'] = vals[i]
+            out.append(row)
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (NaN stays NaN; use ``allow_nan`` JSON or replace it)."""
+        d = dataclasses.asdict(self)
+        d.update(time_per_step=self.time_per_step, compile_time=self.compile_time,
+                 final_loss=self.final_loss, final_accuracy=self.final_accuracy,
+                 mean_cosine=self.mean_cosine, total_trace_memory=self.total_trace_memory)
+        return d
+
+    def __repr__(self) -> str:
+        acc = '' if math.isnan(self.final_accuracy) else f', accuracy {self.final_accuracy:.3f}'
+        lines = [f'TrainingRecord({self.algorithm} on {self.task or "data"}: {self.n_steps} steps, '
+                 f'{len(self.steps)} rows)',
+                 f'  final loss {self.final_loss:.4g}{acc}',
+                 f'  time per step {self.time_per_step * 1e3:.3g} ms (compile {self.compile_time:.2g} s, '
+                 f'{self.n_compiles} compile(s))',
+                 f'  trace memory {_fmt_bytes(self.total_trace_memory)}'
+                 + (f', peak memory {_fmt_bytes(self.peak_memory)}' if self.peak_memory else '')]
+        if self.oracle:
+            lines.append(f'  vs {self.oracle}: mean cosine {self.mean_cosine:.4f}, mean relative error '
+                         f'{self.mean_relative_error:.3g}')
+        lines += [f'  warning: {w}' for w in self.warnings]
+        return '\n'.join(lines)
+
+    __str__ = __repr__
+
+
+def _opt(v) -> float:
+    return math.nan if v is None else float(v)
+
+
+fmt_bytes = _fmt_bytes

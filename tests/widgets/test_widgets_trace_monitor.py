@@ -1,0 +1,79 @@
+"""TraceMonitor: live buffers while training, throttling, and a broken view never stops training."""
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+
+from braintrace_lab.lab.views import downsample, trace_heatmap
+from braintrace_lab.widgets import TraceMonitor
+
+
+def test_monitor_updates_in_place_while_training(trainer, record_comm):
+    mon = TraceMonitor(min_interval=0.0)
+    rec = record_comm(mon)
+    trainer.add_callback(mon)                             # attaches to the learner
+    try:
+        start = trainer.step_index
+        trainer.run(4, progress=False)
+    finally:
+        trainer.remove_callback(mon)
+    assert mon.learner is trainer.learner and mon.step == start + 3 and mon.status == 'done'
+    assert mon.n_rows == 4 and mon.n_updates == 1 + 4 + 1      # attach, every row, the end
+    assert mon.curve_names == ['signal w', 'trace w']
+    steps, trace = mon.curve_arrays()['trace w']
+    np.testing.assert_array_equal(steps, np.arange(start, start + 4))
+    np.testing.assert_allclose(trace, trainer.record.trace_norms['w'][-4:], rtol=1e-5)
+    # the heatmap travels as a binary float32 buffer equal to the reduced trace
+    (panel,) = mon.panels
+    key = panel['key']
+    sent = np.frombuffer(rec.last_buffers('heatmaps'), np.float32).reshape(panel['rows'], panel['cols'])
+    expect = downsample(trace_heatmap(trainer.learner.eligibility_traces()[key]), mon.max_size)
+    np.testing.assert_allclose(sent, expect, rtol=1e-6)
+    assert sent.shape == (4, 8) and np.all(sent >= 0) and sent.max() > 0
+    assert len(rec.states()) >= 5 and any('step' in s for s in rec.states())
+
+
+def test_throttling_by_time(trainer):
+    mon = TraceMonitor(trainer.learner, min_interval=1e9)
+    for i in range(5):
+        mon.on_step({'step': i, 'trace_norms': {'w': 1.0 + i}, 'signal_norms': {'w': 0.5}})
+    assert mon.n_updates == 1 and mon.n_rows == 5            # only the attach push so far
+    mon.on_end()
+    assert mon.n_updates == 2 and mon.step == 4
+    np.testing.assert_allclose(mon.curve_arrays()['trace w'][1], [1, 2, 3, 4, 5])
+
+
+def test_rows_without_norms_read_the_learner(trainer):
+    mon = TraceMonitor(trainer.learner, min_interval=0)
+    mon.on_step({'step': 7})
+    (_, vals), = [v for k, v in mon.curve_arrays().items() if k == 'trace w']
+    assert vals[0] > 0 and mon.step == 7
+
+
+def test_a_broken_view_never_stops_training(trainer, monkeypatch):
+    mon = TraceMonitor(trainer.learner, min_interval=0)
+
+    def boom():
+        raise RuntimeError('trace buffer unavailable')
+
+    trainer.add_callback(mon)
+    monkeypatch.setattr(mon, '_curve_buffers', boom)
+    try:
+        before = trainer.record.n_steps
+        trainer.run(2, progress=False)
+    finally:
+        trainer.remove_callback(mon)
+    assert trainer.record.n_steps == before + 2
+    assert 'trace buffer unavailable' in mon.error and mon.errors
+    assert 'error' in repr(mon)
+
+
+def test_static_figure_and_repr(trainer):
+    mon = TraceMonitor(trainer.learner, min_interval=0)
+    mon.on_step({'step': 0, 'trace_norms': {'w': 2.0}, 'signal_norms': {'w': 0.1}})
+    fig = mon.to_figure()
+    assert isinstance(fig, go.Figure) and any(isinstance(t, go.Heatmap) for t in fig.data)
+    assert '<div' in mon.to_html()
+    text = repr(mon)
+    assert text.startswith('TraceMonitor(ParamDimVjpAlgorithm, step 0, 1 heatmap(s)')
+    assert not re.search(r'0x[0-9a-f]+', text)
