@@ -5,6 +5,8 @@ braintrace`` keeps code written for it working.
 """
 from .algorithms import (D_RTRL, ES_D_RTRL, EligibilityTrace, ETraceAlgorithm, ETraceVjpAlgorithm,
                          IODimVjpAlgorithm, ParamDimVjpAlgorithm, pp_prop)
+from .algorithms import (BPTT, OSTTP, OTPE, OTTT, RTRL, TBPTT, EProp, FixedRandomFeedback, KappaFilter,
+                         OSTLFeedforward, OSTLRecurrent, PresynapticTrace)
 from .compiler import (Diagnostic, ETraceGraph, HiddenGroup, OpRecord, ParamRecord, Relation,
                        compile_etrace_graph)
 from .errors import CompilationError, NotCompiledError, NotSupportedError

@@ -53,6 +53,16 @@ def _register_core():
     from .algorithms import presets
     register_algorithm(presets.D_RTRL, 'd_rtrl', 'paramdimvjpalgorithm', 'param_dim')
     register_algorithm(presets.pp_prop, 'pp_prop', 'es_d_rtrl', 'esd_rtrl', 'iodimvjpalgorithm', 'io_dim')
+    from .algorithms import references, snn
+    register_algorithm(snn.EProp, 'eprop', 'e_prop')
+    register_algorithm(snn.OSTLRecurrent, 'ostl_recurrent')
+    register_algorithm(snn.OSTLFeedforward, 'ostl_feedforward')
+    register_algorithm(snn.OTPE, 'otpe')
+    register_algorithm(snn.OTTT, 'ottt')
+    register_algorithm(snn.OSTTP, 'osttp')
+    register_algorithm(references.RTRL, 'rtrl')
+    register_algorithm(references.TBPTT, 'tbptt')
+    register_algorithm(references.BPTT, 'bptt')
 
 
 _register_core()

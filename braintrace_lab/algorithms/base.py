@@ -50,6 +50,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
     change the learning signal (:meth:`learning_signal`).
     """
     vjp_methods = ('single-step', 'multi-step')
+    coupled_transition = False   # True: D includes the per-position self term through ops (OSTL)
 
     def __init__(self, model, name: Optional[str] = None, vjp_method: str = 'single-step',
                  trace_dtype=None):
@@ -131,7 +132,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
             e0 = tuple(jnp.zeros_like(x) for x in h)
             outs, vjp_signal, (writes, record) = jax.vjp(
                 lambda pp, ee: plan.run_signal(pp, ee, h, o, args), p, e0, has_aux=True)
-            D, Df = plan.transition_derivatives(p, h, o, args, record)
+            D, Df = plan.transition_derivatives(p, h, o, args, record, coupled=algo.coupled_transition)
             new_traces = {}
             for rel in plan.relations:
                 new_traces[rel.key] = rel.engine.update(traces[rel.key], rel.rule, record[rel.op][0],

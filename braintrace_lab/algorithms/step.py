@@ -15,6 +15,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
+from jax.extend.core import Literal
 
 from ..compiler.graph import CompiledGraph
 from ..compiler.interpreter import evaluate
@@ -111,22 +112,68 @@ class StepPlan:
         outs = evaluate(self.jaxpr, self.consts, self.assemble(p, h, o, args), **hooks)
         return outs[:self.n_out], outs[self.n_out:]
 
-    def run_signal(self, p, e, h, o, args):
+    def run_signal(self, p, e, h, o, args, value_hook=None):
         """Evaluation whose new hidden values are ``stop_gradient(h_new) + e``.
 
         Differentiating the outputs w.r.t. ``e`` gives the part of the learning
         signal that flows through the outputs; w.r.t. ``p`` the direct (readout)
-        gradients, with every path through the new hidden state cut.
+        gradients, with every path through the new hidden state cut. A group whose
+        new value feeds another group's new value through an ETP op within the step
+        (spikes read by a leaky readout) gets its signal from a second pass that
+        keeps those paths (they are in no trace, so nothing is counted twice).
+        ``value_hook(var, value, record)`` may rewrite any produced value first.
         """
-        record = {}
         index = self.hidden_outvar_index
+        sg = jax.lax.stop_gradient
+        feeding = self.feeding_groups
 
-        def transform(v, val):
-            i = index.get(v)
-            return val if i is None else jax.lax.stop_gradient(val) + e[i]
+        def transform_for(record, live, keep):
+            def transform(v, val):
+                if value_hook is not None:
+                    val = value_hook(v, val, record)
+                i = index.get(v)
+                if i is None or i in keep:
+                    return val
+                return sg(val) + (live[i] if i in live else jnp.zeros_like(val))
+            return transform
 
-        outs, writes = self.run(p, h, o, args, op_record=record, var_transform=transform)
-        return tuple(outs), (tuple(writes), record)
+        record = {}
+        fed = {i for gi in feeding for i in self.groups[gi]}
+        live = {i: e[i] for i in range(len(e)) if i not in fed}
+        outs, writes = self.run(p, h, o, args, op_record=record, var_transform=transform_for(record, live, ()))
+        outs = tuple(outs)
+        for gi in feeding:                       # e of group gi only; other groups' values not cut
+            mine = set(self.groups[gi])
+            rec = {}
+            keep = set(range(len(e))) - mine
+            extra, _ = self.run(*sg((p, h, o, args)), op_record=rec,
+                                var_transform=transform_for(rec, {i: e[i] for i in mine}, keep))
+            outs = tuple(a + (b - sg(b)) for a, b in zip(outs, extra))
+        return outs, (tuple(writes), record)
+
+    @property
+    def feeding_groups(self):
+        """Groups whose new value reaches another group's new value within one step (through an op)."""
+        if not hasattr(self, '_feeding'):
+            seeds = {}
+            for gi, g in enumerate(self.groups):
+                for i in g:
+                    v = self.leaves[self.hidden_ids[i]].outvar
+                    if v is not None and not isinstance(v, Literal):
+                        seeds[v] = seeds.get(v, 0) | (1 << gi)
+            bits = {}
+            for eqn in self.jaxpr.eqns:
+                b = 0
+                for v in eqn.invars:
+                    if not isinstance(v, Literal):
+                        b |= bits.get(v, 0)
+                for v in eqn.outvars:
+                    bits[v] = b | seeds.get(v, 0)
+            found = set()
+            for v, own in seeds.items():
+                found |= {gi for gi in range(len(self.groups)) if (bits.get(v, 0) & ~own) >> gi & 1}
+            self._feeding = tuple(sorted(found))
+        return self._feeding
 
     def transition_derivatives(self, p, h, o, args, record, coupled: bool = False):
         """``D`` per group ``(*varshape, S, S)`` and ``Df`` per relation ``(*varshape, S)``.

@@ -90,6 +90,14 @@ class LeakyNet(brainstate.nn.Module):
         return self.readout(self.h.value)
 
 
+class LinearLeakyNet(LeakyNet):
+    """Linear leaky integrator ``h = lam h + x W + b`` (feed-forward, scalar leak), linear readout."""
+
+    def update(self, x):
+        self.h.value = self.lam * self.h.value + self.drive(x)
+        return self.readout(self.h.value)
+
+
 class ConvLeakyNet(brainstate.nn.Module):
     """1-D convolution feeding leaky units position by position, then a linear readout."""
 
@@ -185,6 +193,8 @@ class Fixture:
 CATALOG: Dict[str, Fixture] = {f.name: f for f in [
     Fixture('leaky', lambda **kw: LeakyNet(**kw), 4, 3, True,
             description='leaky integrator fed by a dense matmul'),
+    Fixture('linear_leaky', lambda **kw: LinearLeakyNet(**kw), 4, 3, True,
+            description='linear leaky integrator h = lam h + x W + b (scalar leak, no nonlinearity)'),
     Fixture('leaky_lora', lambda **kw: LeakyNet(op='lora', **kw), 4, 3, True,
             description='leaky integrator fed by a LoRA matmul (trace on A @ B)'),
     Fixture('leaky_sparse', lambda **kw: LeakyNet(op='sparse', **kw), 4, 3, True,

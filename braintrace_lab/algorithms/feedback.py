@@ -1,0 +1,222 @@
+"""Learning signals that do not come from the readout's transpose: random feedback, target projection.
+
+Two helpers for the SNN rules, plus the graph queries they need:
+
+* :class:`FixedRandomFeedback` (e-prop's random feedback, feedback alignment): for a
+  readout ``y = x W`` backprop sends ``dL/dx = dL/dy W^T`` to the readout input;
+  here ``W^T`` is replaced by a frozen random ``B^T`` (``B`` shaped like ``W``,
+  ``(I, O)``), so the hidden signal is ``dL/dh = (dx/dh) . (dL/dy B^T)``: the
+  readout's own gradient ``x^T dL/dy`` is unchanged, and the local derivative of
+  what the hidden group emits (a spike's surrogate derivative) is kept.
+* :class:`TargetProjection` (OSTTP): the signal of each hidden leaf that is not
+  itself an output is ``L = y* P``, a fixed random projection ``P (K, N)`` of the
+  target ``y* (..., K)``, with no backpropagation across layers.
+
+A *readout op* is an ETP op whose output reaches a model output through no other
+ETP op; an *output group* is a hidden group whose new value reaches a model output
+through no ETP op (a leaky readout's ``r``); output groups keep their exact signal.
+
+>>> fb = FixedRandomFeedback.random(64, 10, seed=0)     # B of shape (64, 10)
+>>> fb(jnp.ones(10)).shape                                # dL/dy B^T
+(64,)
+"""
+from __future__ import annotations
+
+from typing import Dict, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.extend.core import Literal
+
+from ..errors import CompilationError
+from ..ops._primitive import etp_op_p
+
+__all__ = ['FixedRandomFeedback', 'TargetProjection', 'readout_ops', 'output_groups', 'FeedbackPlan']
+
+
+def _cut_propagate(plan, seed_bits, op_bit):
+    """Forward bit sets over the step's jaxpr; ETP op outputs carry only ``op_bit(k)``."""
+    invars = set(plan.jaxpr.invars)
+    bits = {v: b for v, b in seed_bits.items() if v in invars}
+    k = 0
+    for eqn in plan.jaxpr.eqns:
+        if eqn.primitive is etp_op_p:
+            out = op_bit(k)
+            k += 1
+        else:
+            out = 0
+            for v in eqn.invars:
+                if not isinstance(v, Literal):
+                    out |= bits.get(v, 0)
+        for v in eqn.outvars:
+            bits[v] = out | seed_bits.get(v, 0)
+    reach = 0
+    for v in plan.jaxpr.outvars[:plan.n_out]:
+        if not isinstance(v, Literal):
+            reach |= bits.get(v, 0)
+    return reach
+
+
+def readout_ops(plan) -> list:
+    """Indices of the ETP ops whose output reaches a model output through no other ETP op."""
+    reach = _cut_propagate(plan, {}, lambda k: 1 << k)
+    return [op.index for op in plan.ops if reach >> op.index & 1]
+
+
+def output_groups(plan) -> set:
+    """Hidden groups whose new value reaches a model output through no ETP op."""
+    seeds = {}
+    for gi, g in enumerate(plan.groups):
+        for i in g:
+            v = plan.leaves[plan.hidden_ids[i]].outvar
+            if v is not None and not isinstance(v, Literal):
+                seeds[v] = seeds.get(v, 0) | (1 << gi)
+    reach = _cut_propagate(plan, seeds, lambda k: 0)
+    return {gi for gi in range(len(plan.groups)) if reach >> gi & 1}
+
+
+class FixedRandomFeedback:
+    """A frozen random feedback matrix ``B (I, O)`` that stands in for a readout weight's transpose.
+
+    Math: readout ``y = x W``; the signal sent to its input is ``dL/dx = dL/dy B^T``
+    instead of ``dL/dy W^T``. ``B`` is drawn once, ``N(0, scale^2)`` with
+    ``scale = 1/sqrt(I)`` by default, from a NumPy seed (a constant, never a tracer).
+
+    >>> fb = FixedRandomFeedback.random(32, 2, seed=1)
+    >>> learner = EProp(model, feedback=fb)               # or feedback='random', feedback_seed=1
+    """
+
+    def __init__(self, matrix):
+        m = np.asarray(matrix)
+        if m.ndim != 2 or not np.issubdtype(m.dtype, np.floating):
+            raise ValueError(f'FixedRandomFeedback needs a 2-D float matrix (readout inputs, readout '
+                             f'outputs), got shape {m.shape} and dtype {m.dtype}.')
+        self.matrix = m
+
+    @classmethod
+    def random(cls, n_in: int, n_out: int, seed: int = 0, scale=None, dtype=np.float32):
+        """Draw ``B`` of shape ``(n_in, n_out)`` with entries ``N(0, scale^2)``."""
+        scale = 1.0 / np.sqrt(n_in) if scale is None else float(scale)
+        rng = np.random.default_rng(seed)
+        return cls((rng.standard_normal((n_in, n_out)) * scale).astype(dtype))
+
+    @property
+    def shape(self):
+        return self.matrix.shape
+
+    def __call__(self, cot):
+        """The feedback ``dL/dy B^T`` for an output cotangent ``(..., O)``."""
+        return jnp.matmul(cot, jnp.asarray(self.matrix, jnp.result_type(cot)).T)
+
+    def path(self, x):
+        """``x B`` with ``B`` frozen: a forward path whose transpose is the feedback."""
+        return jnp.matmul(x, jax.lax.stop_gradient(jnp.asarray(self.matrix, jnp.result_type(x))))
+
+    def check(self, op_index: int, weight_shape, who: str):
+        if tuple(self.matrix.shape) != tuple(weight_shape):
+            raise CompilationError(
+                f'{who}: the random feedback matrix has shape {tuple(self.matrix.shape)}, but the readout '
+                f'(ETP op {op_index}) has weight shape {tuple(weight_shape)}: B must be (readout inputs, '
+                f'readout outputs) = {tuple(weight_shape)}. Build it with FixedRandomFeedback.random'
+                f'({weight_shape[0]}, {weight_shape[1]}), or pass feedback="random".')
+
+    def __repr__(self):
+        return f'FixedRandomFeedback(shape={self.matrix.shape})'
+
+
+def build_feedback(plan, feedback, seed: int, who: str) -> Dict[int, FixedRandomFeedback]:
+    """One :class:`FixedRandomFeedback` per dense readout op (validated against its weight shape)."""
+    ops = readout_ops(plan)
+    if not ops:
+        raise CompilationError(f'{who}: random feedback replaces the transpose of a readout, but no ETP op '
+                               f'reaches the model output (the output is a hidden state itself). Use '
+                               f"feedback='symmetric', or read the output through braintrace_lab.matmul.")
+    out = {}
+    for j, k in enumerate(ops):
+        eqn = plan.ops[k].eqn
+        spec = eqn.params['spec'].root()
+        if spec.kind != 'matmul':
+            raise CompilationError(f'{who}: random feedback supports dense matmul readouts; readout op {k} '
+                                   f'is a {spec.kind!r} op. Use feedback="symmetric" for this model.')
+        wshape = tuple(eqn.invars[spec.n_inputs].aval.shape)
+        if isinstance(feedback, str):
+            fb = FixedRandomFeedback.random(wshape[0], wshape[1], seed=seed + j,
+                                            dtype=np.dtype(eqn.outvars[0].aval.dtype))
+        else:
+            if len(ops) > 1:
+                raise CompilationError(f'{who}: one feedback matrix was given but the model has {len(ops)} '
+                                       f'readout ops ({ops}); pass feedback="random" to draw one per readout.')
+            fb = feedback if isinstance(feedback, FixedRandomFeedback) else FixedRandomFeedback(feedback)
+        fb.check(k, wshape, who)
+        out[k] = fb
+    return out
+
+
+class FeedbackPlan:
+    """A :class:`StepPlan` view whose ``run_signal`` sends readout-input cotangents through ``B^T``.
+
+    On each readout op output ``y = x W`` the value is kept and the derivative is
+    rebuilt as ``d/dW`` exact plus ``d/dx`` through ``x B``: ``sg(y) + (sg(x) W -
+    sg(.)) + (x B - sg(.))``. Everything else is delegated to the wrapped plan.
+    """
+
+    def __init__(self, plan, feedback: Dict[int, FixedRandomFeedback]):
+        self._plan = plan
+        self._feedback = feedback
+        self._outvar_op = {plan.ops[k].eqn.outvars[0]: k for k in feedback}
+
+    def __getattr__(self, name):
+        return getattr(self._plan, name)
+
+    def _rewire(self, k, invals, val):
+        sg = jax.lax.stop_gradient
+        eqn = self._plan.ops[k].eqn
+        through_w = etp_op_p.bind(sg(invals[0]), *invals[1:], **eqn.params)
+        fb = self._feedback[k].path(invals[0]).astype(val.dtype)
+        return sg(val) + (through_w - sg(through_w)) + (fb - sg(fb))
+
+    def _hook(self, v, val, record):
+        k = self._outvar_op.get(v)
+        return val if k is None else self._rewire(k, record[k][0], val)
+
+    def run_signal(self, p, e, h, o, args):
+        return self._plan.run_signal(p, e, h, o, args, value_hook=self._hook)
+
+
+class TargetProjection:
+    """Fixed random projections ``L_i = y* P_i`` of the target, one per projected hidden leaf.
+
+    ``P_i`` has shape ``(K, N_i)`` (``K = target_shape[-1]``, ``N_i`` the leaf's last
+    axis), entries ``N(0, 1/K)`` from NumPy seed ``seed + i``; the result is
+    broadcast to the leaf's shape (leading target axes must broadcast against it).
+
+    >>> proj = TargetProjection(plan, target_shape=(10,), leaves=[0], seed=0)
+    >>> proj.signal(0, y_star, like=g[0])
+    """
+
+    def __init__(self, plan, target_shape: Sequence[int], leaves: Sequence[int], seed: int, who: str):
+        self.target_shape = tuple(int(s) for s in target_shape)
+        K = self.target_shape[-1]
+        self.matrices = {}
+        for i in leaves:
+            leaf = plan.leaves[plan.hidden_ids[i]]
+            shape = tuple(leaf.invar.aval.shape)
+            want = self.target_shape[:-1] + (shape[-1],) if shape else None
+            try:
+                ok = want is not None and tuple(np.broadcast_shapes(want, shape)) == shape
+            except ValueError:
+                ok = False
+            if not ok:
+                raise CompilationError(
+                    f'{who}: the target of shape {self.target_shape} cannot be projected onto hidden state '
+                    f'{leaf.path!r} of shape {shape}: y* P has shape {want}, which must broadcast to the '
+                    f'state. Give target_shape as the shape of y* for one call, e.g. ({K},) per sample or '
+                    f'(batch, {K}) for a batched model.')
+            rng = np.random.default_rng(seed + i)
+            mat = rng.standard_normal((K, shape[-1])) / np.sqrt(K)
+            self.matrices[i] = mat.astype(np.dtype(leaf.invar.aval.dtype))
+
+    def signal(self, i, target, like):
+        m = jnp.asarray(self.matrices[i], like.dtype)
+        return jnp.broadcast_to(jnp.matmul(target.astype(like.dtype), m), like.shape)

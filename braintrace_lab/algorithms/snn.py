@@ -1,0 +1,337 @@
+"""The SNN online-learning family as thin presets: e-prop, OSTL, OTPE, OTTT, OSTTP.
+
+Notation per relation (op ``y = f(x, W)`` feeding hidden group ``h`` of ``S``
+states per position): ``xf`` the op input, ``D`` the group transition (mixing
+through ops left out), ``Df = dh/dy``, ``g = dL^t/dh^t`` the one-step learning
+signal. Every rule sums its per-step gradients over time.
+
+=================  ==========================================================  ==============
+rule               trace and gradient                                          memory
+=================  ==========================================================  ==============
+EProp              ``e = D e + Df (x) x``; ``e_bar = k e_bar + e``; ``g . e_bar``  ``O(B|theta|)``
+OSTLRecurrent      as D-RTRL with ``D`` + the self term through ops (``W_jj``)   ``O(B|theta|)``
+OSTLFeedforward    ``ex = a ex + x``, ``ef = a D ef + (1-a) Df`` (``a=0``: none)  ``O(B(I+O))``
+OTPE 'full'        ``R = lam R + x (x) Df``; ``g . R``                          ``O(B I O)``
+OTPE 'approx'      ``z = lam z + x``, ``q = lam q + Df``; ``z (x) (g . q)``        ``O(B(I+O))``
+OTTT 'A' / 'O'     ``a = lam a + x`` / ``a = x``; ``a (x) (g . Df)``            ``O(B I)``
+OSTTP              D-RTRL trace; ``L = y* P`` (fixed random projection)         ``O(B|theta|)``
+=================  ==========================================================  ==============
+
+Default decays (``decay=None``): the leak of the neuron that owns the group,
+``exp(-dt/tau)`` (a ``tau`` attribute, exponential-Euler LIF/ALIF, leaky readouts)
+or a float ``lam`` attribute; where the model has none (a GRU), ``0.5``, OTTT's
+``lambda = 1 - 1/tau`` with ``tau = 2``. They are listed in ``learner.decays``.
+
+>>> learner = braintrace_lab.compile(model, 'ottt', x0, mode='A')
+>>> learner.decays                      # {'linear.weight@op0->g0': 0.951...}
+"""
+from __future__ import annotations
+
+import functools
+
+import brainstate
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import CompilationError
+from .base import ETraceAlgorithm
+from .engines import IODimEngine, ParamDimEngine, trace_nbytes
+from .feedback import FeedbackPlan, FixedRandomFeedback, TargetProjection, build_feedback, output_groups
+from .snn_traces import (PER_STEP_KEY, KappaFilter, PresynapticTrace, ProjectedSignal,
+                         check_unit_interval, group_leak)
+
+__all__ = ['EProp', 'OSTLRecurrent', 'OSTLFeedforward', 'OTPE', 'OTTT', 'OSTTP', 'FALLBACK_DECAY']
+
+FALLBACK_DECAY = 0.5
+
+
+class _DecayMixin:
+    """Per-relation decays: the given float, else the owning neuron's leak, else :data:`FALLBACK_DECAY`."""
+
+    def _resolve_decays(self, plan):
+        self.decays = {}
+        for rel in plan.relations:
+            if self.decay is not None:
+                lam = self.decay
+            else:
+                lam = group_leak(self.model, plan, rel.group)
+                lam = FALLBACK_DECAY if lam is None else lam
+            self.decays[rel.key] = float(lam)
+
+
+def _check_decay(decay, who):
+    return None if decay is None else check_unit_interval('decay', decay, who)
+
+
+class EProp(ETraceAlgorithm):
+    """e-prop: D-RTRL trace with recurrent mixing left out of ``D``, optional kappa filter, random feedback.
+
+    ``e^t = D^t e^{t-1} + Df^t (x) x^t``; ``e_bar^t = kappa e_bar^{t-1} + e^t``
+    (``kappa = 0``: ``e_bar = e``); gradient ``sum_t L^t . e_bar^t``. Symmetric
+    feedback: ``L = dL/dh`` by backprop through the readout; ``feedback='random'``:
+    the readout's transpose is replaced by a frozen ``B`` (see
+    :class:`FixedRandomFeedback`), ``L = (dx/dh) . (dL/dy B^T)``.
+
+    >>> learner = EProp(model, feedback='random', kappa=0.9, feedback_seed=3)
+    """
+
+    def __init__(self, model, feedback='symmetric', kappa: float = 0.0, feedback_seed: int = 0, name=None,
+                 vjp_method='single-step', trace_dtype=None):
+        who = type(self).__name__
+        if isinstance(feedback, str):
+            if feedback not in ('symmetric', 'random'):
+                raise ValueError(f"{who}: feedback={feedback!r}; choose 'symmetric', 'random' or a "
+                                 f'FixedRandomFeedback.')
+        elif not isinstance(feedback, FixedRandomFeedback):
+            feedback = FixedRandomFeedback(feedback)
+        self.kappa = check_unit_interval('kappa', kappa, who)
+        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
+        self.feedback = feedback
+        self.feedback_seed = int(feedback_seed)
+        self._feedback_ops = {}
+
+    def make_engine(self, relation):
+        inner = ParamDimEngine(dtype=self.trace_dtype)
+        return KappaFilter(inner=inner, kappa=self.kappa) if self.kappa > 0 else inner
+
+    def validate_graph(self, record, plan):
+        self._feedback_ops = {}
+        if not (isinstance(self.feedback, str) and self.feedback == 'symmetric'):
+            self._feedback_ops = build_feedback(plan, self.feedback, self.feedback_seed, type(self).__name__)
+
+    def _build_step(self):
+        if not self._feedback_ops:
+            return super()._build_step()
+        real = self._plan
+        self._plan = FeedbackPlan(real, self._feedback_ops)
+        try:
+            return super()._build_step()
+        finally:
+            self._plan = real
+
+    @property
+    def feedback_matrices(self):
+        """``{readout op index: B}`` (empty for symmetric feedback)."""
+        return {k: fb.matrix for k, fb in self._feedback_ops.items()}
+
+
+class OSTLRecurrent(ETraceAlgorithm):
+    """OSTL for recurrent layers: D-RTRL with the coupled per-position transition.
+
+    ``D`` is the per-position block of the full Jacobian: the cut transition plus
+    ``Df (x) dy_j/dh_j`` for every op (the recurrent self term ``W_jj``); exact when
+    a weight's only recurrence is self-connections. ``eps = D eps + Df (x) x``.
+
+    >>> learner = OSTLRecurrent(model)
+    """
+    coupled_transition = True
+
+    def make_engine(self, relation):
+        return ParamDimEngine(dtype=self.trace_dtype)
+
+
+class OSTLFeedforward(ETraceAlgorithm):
+    """OSTL for feed-forward layers: factorised trace, no temporal recursion through other units.
+
+    ``ex = a ex + x``; ``ef = a D ef + (1 - a) Df``; gradient ``ex (x) (g . ef)``.
+    Default ``decay a = 0``: the spatial (one-step) term ``x (x) (g . Df)`` only.
+
+    >>> learner = OSTLFeedforward(model)            # or decay=0.9 for smoothed factors
+    """
+
+    def __init__(self, model, decay: float = 0.0, name=None, vjp_method='single-step', trace_dtype=None):
+        self.decay = check_unit_interval('decay', decay, type(self).__name__)
+        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
+
+    def make_engine(self, relation):
+        a = self.decay
+        return IODimEngine(dtype=self.trace_dtype, x_decay=a, f_decay=a, f_scale=1.0 - a, f_uses_D=True)
+
+
+class OTPE(_DecayMixin, ETraceAlgorithm):
+    """OTPE: online training with postsynaptic estimates.
+
+    ``'full'``: ``R = lam R + x (x) Df``, gradient ``g . R`` (a per-weight trace with
+    a scalar leak). ``'approx'`` (F-OTPE): ``z = lam z + x``, ``q = lam q + Df``,
+    gradient ``z (x) (g . q)``. ``decay=None`` takes the neuron's leak (module doc).
+
+    >>> learner = OTPE(model, mode='approx', decay=0.9)
+    """
+
+    def __init__(self, model, mode: str = 'full', decay=None, name=None, vjp_method='single-step',
+                 trace_dtype=None):
+        who = type(self).__name__
+        if mode not in ('full', 'approx'):
+            raise ValueError(f"{who}: mode={mode!r}; choose 'full' (R = lam R + x Df, O(B I O)) or 'approx' "
+                             f'(F-OTPE, O(B (I + O))).')
+        self.mode = mode
+        self.decay = _check_decay(decay, who)
+        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
+
+    def validate_graph(self, record, plan):
+        self._resolve_decays(plan)
+
+    def make_engine(self, relation):
+        lam = self.decays[relation.key]
+        if self.mode == 'full':
+            return ParamDimEngine(dtype=self.trace_dtype, decay=lam)
+        return IODimEngine(dtype=self.trace_dtype, x_decay=lam, f_decay=lam, f_scale=1.0, f_uses_D=False)
+
+
+class OTTT(_DecayMixin, ETraceAlgorithm):
+    """OTTT: online training through time with a presynaptic trace.
+
+    ``'A'``: ``a = lam a + x``; ``'O'``: ``a = x``; gradient ``sum_t a^t (x) (g^t . Df^t)``.
+    Only ``a`` is carried (``O(B I)``); this step's ``Df`` is dropped after the step.
+    One state per position only: an ALIF-like group raises :class:`CompilationError`.
+
+    >>> learner = OTTT(model, mode='A')             # lam = the neuron's leak
+    """
+
+    def __init__(self, model, mode: str = 'A', decay=None, name=None, vjp_method='single-step',
+                 trace_dtype=None):
+        who = type(self).__name__
+        if mode not in ('A', 'O'):
+            raise ValueError(f"{who}: mode={mode!r}; choose 'A' (a = lam a + x) or 'O' (a = x).")
+        self.mode = mode
+        self.decay = _check_decay(decay, who)
+        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
+
+    def validate_graph(self, record, plan):
+        for rel in plan.relations:
+            g = record.groups[rel.group]
+            if g.num_states > 1:
+                raise CompilationError(
+                    f'OTTT keeps one presynaptic trace and one postsynaptic factor per neuron, but hidden '
+                    f'group {g.name} ({", ".join(g.states)}) has {g.num_states} states per position (an '
+                    f'adaptive neuron such as ALIF), fed by {rel.param!r}. OTTT cannot express it: use '
+                    f'D_RTRL or EProp for this model.')
+        self._resolve_decays(plan)
+
+    def make_engine(self, relation):
+        lam = self.decays[relation.key] if self.mode == 'A' else 0.0
+        return PresynapticTrace(dtype=self.trace_dtype, decay=lam)
+
+    def update(self, *inputs, **kwargs):
+        out = super().update(*inputs, **kwargs)
+        self.etrace.value = {k: {n: v for n, v in tr.items() if n != PER_STEP_KEY}
+                             for k, tr in self.etrace.value.items()}
+        return out
+
+
+class OSTTP(ETraceAlgorithm):
+    """OSTTP: D-RTRL traces driven by a fixed random projection of the target.
+
+    For every hidden group that is not itself an output: ``L = y* P`` with a frozen
+    random ``P (K, N)`` per state (:class:`TargetProjection`), no backprop across
+    layers; output groups (a leaky readout) and readouts keep the exact signal.
+    Gradient ``sum_t L^t . eps^t``, ``eps = D eps + Df (x) x``. Call
+    :meth:`set_target` before each step (or pass the targets to ``etrace_grad``).
+    ``L`` stands in for ``dL/dh`` of the neuron state itself: the slope of what
+    the neuron emits (a spike's surrogate derivative) is not multiplied in.
+
+    >>> learner = OSTTP(model, target_shape=(10,)); learner.compile_graph(x0)
+    >>> learner.set_target(y_star); out = learner(x)
+    """
+
+    def __init__(self, model, target_shape=None, projection_seed: int = 0, name=None,
+                 vjp_method='single-step', trace_dtype=None):
+        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
+        self.target_shape = None if target_shape is None else tuple(np.atleast_1d(target_shape).astype(int))
+        self.projection_seed = int(projection_seed)
+        self._target_set = False
+        self._paired = False
+
+    def validate_graph(self, record, plan):
+        if not self.target_shape:
+            raise CompilationError(
+                'OSTTP projects the target y* onto each hidden layer and needs its shape: build it with '
+                'target_shape=(n_out,) (one-hot labels for classification), e.g. '
+                "compile(model, 'osttp', x0, target_shape=(10,)).")
+        outs = output_groups(plan)
+        self._projected = [i for gi, g in enumerate(plan.groups) if gi not in outs for i in g]
+        self.projection = TargetProjection(plan, self.target_shape, self._projected, self.projection_seed,
+                                           type(self).__name__)
+        self._out_groups = outs
+        self._groups = plan.groups
+        self._target_dtype = jnp.dtype(self.trace_dtype or plan.leaves[plan.hidden_ids[0]].invar.aval.dtype)
+
+    def make_engine(self, relation):
+        inner = ParamDimEngine(dtype=self.trace_dtype)
+        if relation.group in self._out_groups:
+            return inner
+        group = self._groups[relation.group]
+        projs = [functools.partial(self.projection.signal, i) for i in group]
+        return ProjectedSignal(inner, projs, self.target_shape, self._target_dtype)
+
+    def compile_graph(self, *inputs, **kwargs):
+        graph = super().compile_graph(*inputs, **kwargs)
+        self.target = brainstate.ShortTermState(jnp.zeros(self.target_shape, self._target_dtype))
+        self._target_set = False
+        return graph
+
+    def set_target(self, target):
+        """Store ``y*`` for the next steps (shape ``target_shape``, or batched as the learner's state)."""
+        self._require()
+        y = jnp.asarray(getattr(target, 'mantissa', target))
+        want = tuple(np.shape(self.target.value))
+        if tuple(y.shape) != want:
+            raise ValueError(f'OSTTP.set_target: target has shape {tuple(y.shape)}, expected {want} '
+                             f'(target_shape={self.target_shape}).')
+        self.target.value = y.astype(self._target_dtype)
+        self._target_set = True
+
+    def update(self, *inputs, **kwargs):
+        if self._paired:
+            (x, y), = inputs
+            self.set_target(y if self.vjp_method == 'single-step' else y[0])
+            inputs = (x,)
+        if not self._target_set:
+            raise RuntimeError('OSTTP: the target was never set, so the learning signal y* P would be zero. '
+                               'Call learner.set_target(y_star) before stepping (or pass targets to '
+                               'learner.etrace_grad).')
+        tr = dict(self.etrace.value)
+        for key, t in tr.items():
+            if isinstance(t, dict) and 'target' in t:
+                tr[key] = {'trace': t['trace'], 'target': self.target.value}
+        self.etrace.value = tr
+        return super().update(*inputs, **kwargs)
+
+    def etrace_grad(self, xs, ys=None, loss_fn=None, params=None, window=None, targets=None):
+        """As :func:`etrace_grad`; the projected target at step ``t`` is ``targets[t]`` (default ``ys[t]``)."""
+        from .driver import etrace_grad
+        tg = ys if targets is None else targets
+        if tg is None:
+            raise ValueError('OSTTP.etrace_grad needs the targets y* (T, *target_shape): pass ys or targets=.')
+        self._paired = True
+        try:
+            return etrace_grad(self, (xs, tg), ys, loss_fn, params=params, window=window)
+        finally:
+            self._paired = False
+
+    def eligibility_traces(self):
+        """Current traces keyed by relation (the stored target copies left out)."""
+        self._require()
+        return {k: t['trace'] if isinstance(t, dict) and 'target' in t else t
+                for k, t in self.etrace.value.items()}
+
+    def trace_memory(self):
+        """Bytes of eligibility trace per parameter (the stored target copy is not a trace)."""
+        plan = self._require()
+        traces = self.eligibility_traces()
+        out = {}
+        for rel in plan.relations:
+            out[rel.param] = out.get(rel.param, 0) + trace_nbytes(traces[rel.key])
+        return out
+
+    def learning_signals(self, by: str = 'param'):
+        """The signal each group uses: ``y* P`` where projected, else the recorded ``dL/dh``."""
+        plan = self._require()
+        sig = list(self.last_signal.value)
+        for i in self._projected:
+            sig[i] = self.projection.signal(i, self.target.value, sig[i])
+        if by == 'hidden':
+            return {plan.leaves[n].path: s for n, s in zip(plan.hidden_ids, sig)}
+        if by != 'param':
+            raise ValueError(f"learning_signals(by={by!r}): choose 'param' or 'hidden'.")
+        return {rel.param: jnp.stack([sig[i] for i in plan.groups[rel.group]], -1) for rel in plan.relations}
