@@ -93,6 +93,9 @@ def init_param(init, shape: tuple, what: str, layer: str, batch_size=None):
     mantissa = jnp.asarray(mantissa)
     if not jnp.issubdtype(mantissa.dtype, jnp.inexact):
         mantissa = mantissa.astype(brainstate.environ.dftype())
+    # a strong dtype: a weakly typed state changes type after one step and makes a
+    # jitted training step compile twice
+    mantissa = jax.lax.convert_element_type(mantissa, mantissa.dtype)
     if mantissa.shape != full:
         try:
             mantissa = jnp.broadcast_to(mantissa, full)
