@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[lab,test]"
 	touch $(STAMP)
 
-## the whole test suite: unit tests, tutorials (nbval) and browser tests
+## the whole test suite: unit and browser tests, then every tutorial as an nbval test
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -p no:nbval tests
+	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with tutorials/nbval_sanitize.cfg tutorials
 
 ## unit tests only, no notebooks and no browser
 test-fast: $(STAMP)
