@@ -39,6 +39,16 @@ def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, win
         params = learner.model.states(brainstate.ParamState)
     step_loss = _step_loss(loss_fn, ys)
     T = jax.tree.leaves(xs)[0].shape[0]
+    read = {id(st) for st in learner._plan.cap.states}
+    unused = {k: v for k, v in params.items() if id(v) not in read}     # zero gradient, reported
+    params = {k: v for k, v in params.items() if id(v) in read}
+    grads, losses = _run(learner, xs, step_loss, params, window, T)
+    for k, v in unused.items():
+        grads[k] = jax.tree.map(jnp.zeros_like, v.value)
+    return grads, losses
+
+
+def _run(learner, xs, step_loss, params, window, T):
     targets = dict(params)
     targets[_PROBE] = learner.signal_probe
     zero = {k: jax.tree.map(jnp.zeros_like, v.value) for k, v in params.items()}

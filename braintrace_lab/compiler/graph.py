@@ -83,9 +83,18 @@ def build_records(cap: StepCapture, an: Analysis) -> ETraceGraph:
 
 
 def compile_graph_internal(model, *inputs, **kwargs) -> CompiledGraph:
+    import brainstate
     cap = capture_step(model, *inputs, **kwargs)
-    an = analyse(cap, state_path_names(model))
-    return CompiledGraph(build_records(cap, an), cap, an)
+    names = state_path_names(model)
+    an = analyse(cap, names)
+    record = build_records(cap, an)
+    seen = {id(st) for st in cap.states}
+    unused = tuple(ParamRecord(names.get(id(st), '?'), tuple(tuple(jax.numpy.shape(x)) for x in jax.tree.leaves(st.value)),
+                               'unused', 'never read by the step: its gradient is zero')
+                   for st in model.states(brainstate.ParamState).values() if id(st) not in seen)
+    if unused:
+        record = dataclasses.replace(record, params=record.params + unused)
+    return CompiledGraph(record, cap, an)
 
 
 def compile_etrace_graph(model, *inputs, **kwargs) -> ETraceGraph:

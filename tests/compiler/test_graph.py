@@ -107,3 +107,24 @@ def test_introspection_traces_signals_memory():
         sig = learner.learning_signals()
         assert sig['w'].shape == (6, 2) and float(jnp.abs(sig['w']).sum()) > 0
         assert set(learner.learning_signals(by='hidden')) == {'neuron.V', 'neuron.a'}
+
+
+class WithUnused(brainstate.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = brainstate.ParamState(jnp.ones((3, 2)))
+        self.extra = brainstate.ParamState(jnp.ones(4))
+        self.h = brainstate.HiddenState(jnp.zeros(2))
+
+    def update(self, x):
+        self.h.value = 0.5 * self.h.value + ops.matmul(x, self.w.value)
+        return self.h.value
+
+
+def test_unused_parameter_is_reported_and_gets_a_zero_gradient():
+    learner = bl.D_RTRL(WithUnused())
+    learner.compile_graph(jnp.ones(3))
+    assert learner.graph.param('extra').status == 'unused'
+    grads, _ = learner.etrace_grad(jnp.ones((4, 3)), jnp.ones((4, 2)), mse_loss)
+    assert float(jnp.abs(grads[('extra',)]).sum()) == 0.0
+    assert float(jnp.abs(grads[('w',)]).sum()) > 0.0
