@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast compare lab bench-quick clean
+.PHONY: test test-fast test-tutorials strip-tutorials binder-smoke bench-quick compare lab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,10 +17,28 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:nbval tests
 	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tutorials/nbval_sanitize.cfg tutorials
+	$(BIN)/python tutorials/strip_outputs.py --check
+
+## the tutorials as tests: every cell runs, the `# NBVAL_CHECK_OUTPUT` cells are compared
+test-tutorials: $(STAMP)
+	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with tutorials/nbval_sanitize.cfg tutorials
+
+## after re-executing a tutorial: keep only the outputs nbval checks
+strip-tutorials: $(STAMP)
+	$(BIN)/python tutorials/strip_outputs.py
+
+## rebuild the Binder environment in a fresh venv and run the tutorials there (~5 min, ~1 GB)
+binder-smoke:
+	scripts/binder_smoke.sh
+
+## benchmarks in under a minute (see BENCHMARKS.md for the full grid)
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run.py --quick
 
 ## unit tests only, no notebooks and no browser
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:nbval -m "not browser" tests
+	$(BIN)/python -m pytest -q -p no:nbval -m "not browser and not slow" tests
 
 ## the main job: compare algorithms on the built-in task and write a report
 compare: $(STAMP)

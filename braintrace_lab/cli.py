@@ -1,0 +1,585 @@
+"""The ``braintrace-lab`` command line: compare learning rules, or open the tutorials.
+
+``braintrace-lab compare``
+    Trains several algorithms (default: BPTT, D-RTRL, ES-D-RTRL and e-prop when it is
+    registered) on a built-in task, with a progress bar; prints the comparison table
+    and writes a self-contained HTML report (table, loss and accuracy curves, agreement
+    with BPTT) that opens offline: the plots are inline SVG, no JavaScript.
+
+``braintrace-lab lab``
+    Opens JupyterLab on the tutorials (``--no-browser`` and unknown options are passed
+    on to ``jupyter lab``).
+
+Examples::
+
+    braintrace-lab compare                                   # evidence accumulation, ~1 min
+    braintrace-lab compare --task spike_patterns --algorithms bptt,d_rtrl,pp_prop:0.5 \\
+        --epochs 200 --out reports/snn.html
+    braintrace-lab lab --no-browser
+
+Bad arguments exit with status 2 and a message that lists the valid choices; a failure
+while training exits with status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import html
+import json
+import math
+import os
+import pathlib
+import shlex
+import subprocess
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+__all__ = ['main', 'build_parser', 'SETUPS', 'DEFAULT_TASK', 'default_algorithms', 'valid_algorithms',
+           'parse_algorithm_list', 'build_lab_command', 'find_tutorials', 'render_report', 'svg_line_chart']
+
+PROG = 'braintrace-lab'
+DEFAULT_TASK = 'evidence'
+DEFAULT_OUT = os.path.join('reports', 'compare.html')
+
+# A small, learnable default per task: (task options, model, model options). The model is a
+# catalog fixture name, or 'live_snn' for the seed tutorial's recurrent SNN made live.
+SETUPS: Dict[str, Tuple[dict, str, dict]] = {
+    'evidence': ({'n_cues': 3, 'n_per_group': 4, 'delay_steps': 4}, 'leaky', {'n_hidden': 16, 'lam': 0.9}),
+    'spike_patterns': ({'n_patterns': 10, 'n_classes': 5, 'n_steps': 25, 'n_in': 20, 'p': 0.15},
+                       'live_snn', {'n_hidden': 32}),
+    'dms': ({}, 'gru', {'n_hidden': 16}),
+    'copy': ({}, 'gru', {'n_hidden': 24}),
+    'adding': ({}, 'gru', {'n_hidden': 16}),
+    'digits': ({}, 'gru', {'n_hidden': 32}),
+    'digits_spikes': ({}, 'lif', {'n_hidden': 32}),
+    'manifold': ({}, 'leaky', {'n_hidden': 16}),
+}
+MODELS = ('leaky', 'lif', 'alif', 'rnn', 'gru', 'live_snn')
+_EPROP_NAMES = ('eprop', 'e_prop')
+_DECAY_RULES = ('pp_prop', 'es_d_rtrl', 'esd_rtrl', 'io_dim', 'iodimvjpalgorithm')
+# registered rules the lab's training runner cannot drive yet (it steps one input at a time
+# and feeds no targets): named in the error message instead of failing mid-training
+NOT_IN_RUNNER = {
+    'tbptt': 'it takes windows of inputs (vjp_method multi-step); the runner steps one input at a time',
+    'osttp': 'it needs the target at every step (set_target), which the runner does not feed',
+}
+
+
+class UsageError(Exception):
+    """A bad command-line value: reported with the valid choices and exit status 2."""
+
+
+# ---------------------------------------------------------------------------- algorithms
+def _norm(name: str) -> str:
+    return name.strip().lower().replace('-', '_')
+
+
+def valid_algorithms() -> List[str]:
+    """``'bptt'`` and every registered algorithm name that the lab's training runner can drive."""
+    from .registry import algorithm_names
+    return ['bptt'] + [n for n in algorithm_names() if n != 'bptt' and n not in NOT_IN_RUNNER]
+
+
+def default_algorithms() -> List[str]:
+    """BPTT, D-RTRL, ES-D-RTRL (decay 0.9) and e-prop when the registry has it."""
+    names = set(valid_algorithms())
+    out = ['bptt', 'd_rtrl', 'es_d_rtrl']
+    out += [n for n in _EPROP_NAMES if n in names][:1]
+    return out
+
+
+def parse_algorithm_list(text: str) -> List[tuple]:
+    """``'bptt,d_rtrl,pp_prop:0.5'`` -> ``[('bptt', {}), ('d_rtrl', {}), ('pp_prop', {'decay_or_rank': 0.5})]``.
+
+    ``NAME:VALUE`` sets ``decay_or_rank`` of a pp_prop/ES-D-RTRL rule (a float decay in
+    (0, 1) or an int rank). Raises :class:`UsageError` naming the valid algorithms.
+    """
+    valid = valid_algorithms()
+    items = [s.strip() for s in text.split(',') if s.strip()]
+    if not items:
+        raise UsageError(f'--algorithms is empty; give a comma-separated list of: {", ".join(valid)}')
+    out, seen = [], set()
+    for item in items:
+        name, _, value = item.partition(':')
+        key = _norm(name)
+        if key in NOT_IN_RUNNER:
+            raise UsageError(f'algorithm {name.strip()!r} cannot be compared from the command line: '
+                             f'{NOT_IN_RUNNER[key]}; use the Python API (see tutorial 05); valid '
+                             f'algorithms: {", ".join(valid)}')
+        if key not in valid:
+            raise UsageError(f'unknown algorithm {name.strip()!r}; valid algorithms: {", ".join(valid)}')
+        opts = {}
+        if value:
+            if key not in _DECAY_RULES:
+                raise UsageError(f'{item!r}: only pp_prop / es_d_rtrl take a value (decay or rank), '
+                                 f'e.g. pp_prop:0.9 or pp_prop:8')
+            try:
+                v = int(value) if value.strip().lstrip('+').isdigit() else float(value)
+            except ValueError:
+                raise UsageError(f'{item!r}: the value after ":" must be a decay in (0, 1) or an integer '
+                                 f'rank >= 1, got {value!r}') from None
+            if isinstance(v, int) and v < 1 or isinstance(v, float) and not 0.0 < v < 1.0:
+                raise UsageError(f'{item!r}: a decay must lie in (0, 1) and a rank must be >= 1')
+            opts['decay_or_rank'] = v
+        ident = (key, tuple(sorted(opts.items())))
+        if ident in seen:
+            raise UsageError(f'algorithm {item!r} is listed twice')
+        seen.add(ident)
+        out.append((key, opts))
+    return out
+
+
+# ---------------------------------------------------------------------------- models
+class LiveSNNFactory:
+    """``factory(batch_size, seed) -> LiveSNN`` sized for a task (inputs ``n_in``, ``n_out`` classes)."""
+
+    def __init__(self, n_in: int, n_out: int, n_hidden: int = 32, input_scale: float = 30.0):
+        self.n_in, self.n_out, self.n_hidden, self.input_scale = n_in, n_out, n_hidden, input_scale
+
+    def context(self):
+        import brainstate
+        import brainunit as u
+        return brainstate.environ.context(dt=1. * u.ms)
+
+    def __call__(self, batch_size=None, seed=None):
+        import brainstate
+        from .models.seed_snn import LiveSNN
+        with self.context():
+            brainstate.random.seed(0 if seed is None else int(seed))
+            model = LiveSNN(self.n_in, self.n_hidden, self.n_out, input_scale=self.input_scale)
+            if batch_size:
+                brainstate.nn.init_all_states(model, batch_size=batch_size)
+            else:
+                brainstate.nn.init_all_states(model)
+        return model
+
+    def __repr__(self):
+        return f'LiveSNN(n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out})'
+
+
+def make_model_factory(model: str, task, n_hidden: Optional[int] = None, options: Optional[dict] = None):
+    """A model factory for ``task``: a catalog fixture or ``'live_snn'``."""
+    opts = dict(options or {})
+    if n_hidden is not None:
+        opts['n_hidden'] = int(n_hidden)
+    if model == 'live_snn':
+        return LiveSNNFactory(task.n_inputs, task.n_outputs, **opts)
+    from .lab import fixture_model
+    return fixture_model(model, task, **opts)
+
+
+# ---------------------------------------------------------------------------- SVG charts
+PALETTE = ('#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf')
+
+
+def _finite(v) -> bool:
+    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def _ticks(lo: float, hi: float, n: int = 5) -> List[float]:
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(n - 1, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = min((s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw), default=raw)
+    start = math.ceil(lo / step) * step
+    out, v = [], start
+    while v <= hi + 1e-12 * abs(hi) and len(out) < 20:
+        out.append(round(v, 12))
+        v += step
+    return out
+
+
+def _fmt_tick(v: float) -> str:
+    if v == 0:
+        return '0'
+    if abs(v) >= 1e4 or abs(v) < 1e-3:
+        return f'{v:.0e}'
+    return f'{v:.4g}'
+
+
+def _log_ticks(y0: float, y1: float) -> List[float]:
+    """Tick positions (in log10 units) between ``y0`` and ``y1``: decades, else 1-2-5 steps."""
+    decades = [float(e) for e in range(math.ceil(y0), math.floor(y1) + 1)]
+    if len(decades) >= 3:
+        return decades
+    out = [math.log10(k * 10.0 ** e) for e in range(math.floor(y0) - 1, math.ceil(y1) + 1) for k in (1, 2, 5)]
+    out = [t for t in out if y0 <= t <= y1]
+    return out if len(out) >= 2 else [math.log10(v) for v in _ticks(10 ** y0, 10 ** y1) if v > 0]
+
+
+def svg_line_chart(title: str, series: Sequence[tuple], xlabel: str = 'training step', ylabel: str = '',
+                   logy: bool = False, width: int = 470, height: int = 280, hline: Optional[float] = None,
+                   colors: Optional[Dict[str, str]] = None) -> str:
+    """A self-contained SVG line chart of ``series = [(label, xs, ys), ...]`` (NaNs are gaps).
+
+    ``logy`` plots ``log10(y)`` for positive ``y``; ``hline`` draws a dashed reference line;
+    ``colors`` maps labels to colours (default: the palette in series order).
+    """
+    ml, mr, mt, mb = 56, 112, 28, 42
+    pw, ph = width - ml - mr, height - mt - mb
+    pts = []
+    for label, xs, ys in series:
+        clean = []
+        for x, y in zip(xs, ys):
+            if _finite(x) and _finite(y) and (not logy or y > 0):
+                clean.append((float(x), math.log10(y) if logy else float(y)))
+            else:
+                clean.append(None)
+        pts.append((label, clean))
+    vals = [p for _, c in pts for p in c if p is not None]
+    esc = html.escape
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="btl-chart" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
+             f'<text x="{width / 2:.1f}" y="17" text-anchor="middle" font-size="13" font-weight="bold">'
+             f'{esc(title)}</text>']
+    if not vals:
+        parts.append(f'<text x="{width / 2:.1f}" y="{height / 2:.1f}" text-anchor="middle" font-size="12" '
+                     f'fill="#777">no data</text></svg>')
+        return ''.join(parts)
+    x0, x1 = min(p[0] for p in vals), max(p[0] for p in vals)
+    y0, y1 = min(p[1] for p in vals), max(p[1] for p in vals)
+    if hline is not None and (not logy or hline > 0):
+        h = math.log10(hline) if logy else hline
+        y0, y1 = min(y0, h), max(y1, h)
+    if x1 == x0:
+        x0, x1 = x0 - 1, x1 + 1
+    if y1 == y0:
+        pad = abs(y0) * 0.1 or 1.0
+        y0, y1 = y0 - pad, y1 + pad
+    pad = (y1 - y0) * 0.05
+    y0, y1 = y0 - pad, y1 + pad
+    sx = lambda x: ml + (x - x0) / (x1 - x0) * pw
+    sy = lambda y: mt + ph - (y - y0) / (y1 - y0) * ph
+    parts.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" stroke="#bbb"/>')
+    yt = _log_ticks(y0, y1) if logy else _ticks(y0, y1)
+    for t in yt:
+        y = sy(t)
+        label = _fmt_tick(10 ** t) if logy else _fmt_tick(t)
+        parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
+                     f'<text x="{ml - 5}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{label}</text>')
+    for t in _ticks(x0, x1):
+        x = sx(t)
+        parts.append(f'<text x="{x:.1f}" y="{mt + ph + 14}" text-anchor="middle" font-size="10">'
+                     f'{_fmt_tick(t)}</text>')
+    parts.append(f'<text x="{ml + pw / 2:.1f}" y="{height - 8}" text-anchor="middle" font-size="11">'
+                 f'{esc(xlabel)}</text>')
+    if ylabel:
+        parts.append(f'<text x="13" y="{mt + ph / 2:.1f}" text-anchor="middle" font-size="11" '
+                     f'transform="rotate(-90 13 {mt + ph / 2:.1f})">{esc(ylabel)}{" (log)" if logy else ""}</text>')
+    if hline is not None and (not logy or hline > 0):
+        y = sy(math.log10(hline) if logy else hline)
+        parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#888" '
+                     f'stroke-dasharray="4 3"/>')
+    for i, (label, clean) in enumerate(pts):
+        color = (colors or {}).get(label) or PALETTE[i % len(PALETTE)]
+        segs, cur = [], []
+        for p in clean:
+            if p is None:
+                if cur:
+                    segs.append(cur)
+                cur = []
+            else:
+                cur.append(p)
+        if cur:
+            segs.append(cur)
+        for seg in segs:
+            d = ' '.join(f'{sx(x):.1f},{sy(y):.1f}' for x, y in seg)
+            if len(seg) == 1:
+                x, y = seg[0]
+                parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}"/>')
+            else:
+                parts.append(f'<polyline class="btl-series" data-label="{esc(label)}" points="{d}" fill="none" '
+                             f'stroke="{color}" stroke-width="1.8"/>')
+        ly = mt + 10 + 15 * i
+        parts.append(f'<line x1="{ml + pw + 8}" x2="{ml + pw + 24}" y1="{ly - 4}" y2="{ly - 4}" '
+                     f'stroke="{color}" stroke-width="2"/><text x="{ml + pw + 28}" y="{ly}" font-size="10">'
+                     f'{esc(label)}</text>')
+    parts.append('</svg>')
+    return ''.join(parts)
+
+
+# ---------------------------------------------------------------------------- the report
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1000px;
+       color: #222; padding: 0 16px; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
+table.btl-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+table.btl-table th, table.btl-table td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }
+table.btl-table th:first-child, table.btl-table td:first-child { text-align: left; }
+table.btl-info td:last-child { text-align: left; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; }
+.note { color: #555; font-size: 0.92em; } .warn { color: #9b1c1c; }
+code { background: #f4f4f4; padding: 1px 4px; border-radius: 3px; }
+"""
+
+
+def _json_safe(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def render_report(comparison, title: str = 'braintrace-lab: algorithm comparison', meta: Optional[dict] = None) -> str:
+    """A self-contained HTML page (inline CSS and SVG, no scripts to fetch) for a Comparison."""
+    esc = html.escape
+    curves = comparison.curves
+    labels = list(curves)
+    online = [k for k in labels if any(_finite(c) for c in curves[k].get('cosine', []))]
+
+    colors = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(labels)}
+
+    def series(key, keys=labels):
+        return [(k, curves[k]['steps'], curves[k].get(key, [])) for k in keys]
+
+    chance = (meta or {}).get('chance_level')
+    charts = [
+        svg_line_chart('training loss', series('loss'), ylabel='loss', logy=True, colors=colors),
+        svg_line_chart('accuracy', series('accuracy'), ylabel='accuracy', hline=chance, colors=colors),
+    ]
+    agreement_charts = [
+        svg_line_chart('cosine to the BPTT gradient', series('cosine', online), ylabel='cosine', colors=colors),
+        svg_line_chart('relative error to the BPTT gradient', series('relative_error', online),
+                       ylabel='relative error', logy=True, colors=colors),
+    ]
+    warnings = sorted({w for rec in comparison.records.values() for w in rec.warnings})
+    cfg = dict(comparison.config)
+    meta = dict(meta or {})
+    info = [('task', comparison.task), ('model', meta.get('model', '')),
+            ('training steps', cfg.get('n_steps')), ('batch size', cfg.get('batch_size')),
+            ('seed', cfg.get('seed')), ('oracle', cfg.get('oracle')),
+            ('wall time', f'{cfg.get("wall_time_s", float("nan")):.1f} s'),
+            ('written', meta.get('written', '')), ('command', meta.get('command', ''))]
+    info_rows = ''.join(f'<tr><td>{esc(str(k))}</td><td>{esc(str(v))}</td></tr>' for k, v in info if v not in (None, ''))
+    data = json.dumps(_json_safe({'task': comparison.task, 'rows': comparison.rows, 'curves': curves,
+                                  'config': cfg, 'meta': meta}))
+    data = data.replace('</', '<\\/')
+    warn_html = ''.join(f'<p class="warn">{esc(w)}</p>' for w in warnings)
+    agreement_note = ('' if online else '<p class="note">No online rule was compared with BPTT '
+                      '(the oracle runs only for online rules).</p>')
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{esc(title)}</title>
+<style>{_CSS}</style></head>
+<body>
+<h1>{esc(title)}</h1>
+<p class="note">Each algorithm trains a fresh copy of the same model (same initial weights) on the same
+batches. Loss and accuracy are measured on the training batch of each recorded step. Cosine and relative
+error compare each online rule's summed gradient <code>g = &sum;<sub>t</sub> dL<sup>t</sup>/d&theta;</code>
+with the exact BPTT gradient on the same batch and weights.</p>
+<h2>Comparison</h2>
+{comparison.to_html()}
+<h2>Learning curves</h2>
+<div class="charts">{''.join(charts)}</div>
+<p class="note">A rule whose gradient equals BPTT's (an exact regime, such as D-RTRL on a leaky
+integrator) follows the same curve, so the later line hides the earlier one.</p>
+<h2>Agreement with BPTT</h2>
+{agreement_note}<div class="charts">{''.join(agreement_charts)}</div>
+{('<h2>Warnings</h2>' + warn_html) if warnings else ''}
+<h2>Configuration</h2>
+<table class="btl-table btl-info">{info_rows}</table>
+<script type="application/json" id="btl-data">{data}</script>
+</body></html>
+"""
+
+
+# ---------------------------------------------------------------------------- commands
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}') from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f'expected a positive integer, got {v}')
+    return v
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {text!r}') from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {v}')
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a positive number, got {text!r}') from None
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f'expected a positive number, got {text}')
+    return v
+
+
+def _resolve_task(name: str):
+    from .tasks import available_tasks
+    key = _norm(name)
+    if key not in available_tasks():
+        raise UsageError(f'unknown task {name!r}; valid tasks: {", ".join(available_tasks())}')
+    return key
+
+
+def cmd_compare(args, parser) -> int:
+    task_name = _resolve_task(args.task)
+    algorithms = parse_algorithm_list(args.algorithms) if args.algorithms else \
+        [(a, {}) for a in default_algorithms()]
+    task_opts, model, model_opts = SETUPS.get(task_name, ({}, 'leaky', {'n_hidden': 16}))
+    if args.model is not None:
+        model = _norm(args.model)
+        if model not in MODELS:
+            raise UsageError(f'unknown model {args.model!r}; valid models: {", ".join(MODELS)}')
+        if model != SETUPS.get(task_name, (None, None))[1]:
+            model_opts = {} if model == 'live_snn' else {'n_hidden': 16}
+    out = pathlib.Path(args.out)
+    if out.exists() and out.is_dir():
+        raise UsageError(f'--out {str(out)!r} is a directory; give a file path such as {DEFAULT_OUT}')
+
+    import warnings as _w
+    from .lab.compare import compare_algorithms
+    from .tasks import get_task
+    task = get_task(task_name, seed=args.seed, **task_opts)
+    factory = make_model_factory(model, task, args.hidden, model_opts)
+    specs = [(name, opts) for name, opts in algorithms]
+    print(f'{PROG} compare: {", ".join(n if not o else f"{n}:{o["decay_or_rank"]}" for n, o in specs)} '
+          f'on {task_name} ({factory!r}), {args.epochs} training steps, batch {args.batch_size}, '
+          f'seed {args.seed}', file=sys.stderr)
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter('always')
+        _w.filterwarnings('ignore', category=DeprecationWarning)
+        _w.filterwarnings('ignore', category=FutureWarning)
+        comparison = compare_algorithms(factory, task, specs, n_steps=args.epochs, seed=args.seed,
+                                        batch_size=args.batch_size, optimizer=args.lr,
+                                        record_every=args.record_every or None, progress=not args.no_progress)
+    seen = set()
+    for w in caught:                              # each distinct warning once (liveness, callbacks ...)
+        text = str(w.message)
+        if issubclass(w.category, UserWarning) and text not in seen:
+            seen.add(text)
+            print(f'warning: {text}', file=sys.stderr)
+    print(comparison.table())
+    meta = {'model': repr(factory), 'chance_level': getattr(task, 'chance_level', None),
+            'written': datetime.datetime.now().isoformat(timespec='seconds'), 'command': ' '.join(
+                [PROG] + [shlex.quote(a) for a in (args.argv or [])])}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(comparison, meta=meta), encoding='utf-8')
+    print(f'report written to {out}', file=sys.stderr)
+    return 0
+
+
+def find_tutorials(directory: Optional[str] = None) -> pathlib.Path:
+    """The tutorials folder: ``directory``, else the checkout's ``tutorials/``, else ``./tutorials``."""
+    if directory is not None:
+        path = pathlib.Path(directory).expanduser()
+        if not path.is_dir():
+            raise UsageError(f'--dir {directory!r} is not a directory')
+        return path.resolve()
+    for cand in (pathlib.Path(__file__).resolve().parents[1] / 'tutorials', pathlib.Path.cwd() / 'tutorials'):
+        if cand.is_dir():
+            return cand
+    raise UsageError('no tutorials/ folder found next to the package or in the current directory; '
+                     'run from a checkout of braintrace-lab or pass --dir PATH')
+
+
+def build_lab_command(notebook_dir, no_browser: bool = False, port: Optional[int] = None,
+                      extra: Sequence[str] = ()) -> List[str]:
+    """The ``jupyter lab`` command line that :func:`main` runs for ``braintrace-lab lab``."""
+    cmd = [sys.executable, '-m', 'jupyterlab', f'--ServerApp.root_dir={notebook_dir}']
+    if no_browser:
+        cmd.append('--no-browser')
+    if port is not None:
+        cmd.append(f'--port={int(port)}')
+    cmd.extend(extra)
+    return cmd
+
+
+def cmd_lab(args, parser, extra) -> int:
+    directory = find_tutorials(args.dir)
+    cmd = build_lab_command(directory, no_browser=args.no_browser, port=args.port, extra=extra)
+    if args.print_command:
+        print(shlex.join(cmd))
+        return 0
+    import importlib.util
+    if importlib.util.find_spec('jupyterlab') is None:
+        print(f"{PROG} lab: error: JupyterLab is not installed; install the lab extras: "
+              f"pip install 'braintrace-lab[lab]'", file=sys.stderr)
+        return 1
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description='Online learning in recurrent and spiking networks: compare rules, open the lab.')
+    sub = parser.add_subparsers(dest='command', metavar='{compare,lab}')
+    sub.required = True
+    c = sub.add_parser('compare', help='train several algorithms on a task and write an HTML report',
+                       description='Train several algorithms side by side on a built-in task (same model, '
+                                   'same batches), print the comparison table and write a self-contained '
+                                   'HTML report.')
+    c.add_argument('--task', default=DEFAULT_TASK,
+                   help=f'built-in task (default: {DEFAULT_TASK}): copy, adding, dms, evidence, digits, '
+                        f'digits_spikes, manifold, spike_patterns')
+    c.add_argument('--algorithms', default=None,
+                   help='comma-separated algorithms, e.g. bptt,d_rtrl,pp_prop:0.5 (NAME:VALUE sets the '
+                        'decay or rank of pp_prop / es_d_rtrl); default: bptt,d_rtrl,es_d_rtrl and e-prop '
+                        'when available')
+    c.add_argument('--epochs', type=_positive_int, default=100,
+                   help='training steps per algorithm, one fresh batch each (default: 100)')
+    c.add_argument('--seed', type=_non_negative_int, default=0, help='seed of the task, model and batches')
+    c.add_argument('--out', default=DEFAULT_OUT, help=f'HTML report path (default: {DEFAULT_OUT})')
+    c.add_argument('--model', default=None, help=f'model instead of the task default: {", ".join(MODELS)}')
+    c.add_argument('--hidden', type=_positive_int, default=None, help='hidden units (default: per task)')
+    c.add_argument('--batch-size', type=_positive_int, default=32, help='batch size (default: 32)')
+    c.add_argument('--lr', type=_positive_float, default=2e-2, help='Adam learning rate (default: 0.02)')
+    c.add_argument('--record-every', type=_positive_int, default=None,
+                   help='record (and check against BPTT) every N steps (default: epochs / 20)')
+    c.add_argument('--no-progress', action='store_true', help='no progress bar')
+    lab = sub.add_parser('lab', help='open JupyterLab on the tutorials',
+                         description='Open JupyterLab on the tutorials; other options go to jupyter lab.')
+    lab.add_argument('--no-browser', action='store_true', help='do not open a browser (passed to jupyter lab)')
+    lab.add_argument('--port', type=_positive_int, default=None, help='server port (passed to jupyter lab)')
+    lab.add_argument('--dir', default=None, help='notebook folder (default: the tutorials)')
+    lab.add_argument('--print-command', action='store_true', help='print the jupyter command and exit')
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``braintrace-lab``; returns the exit status (see the module docstring)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    args.argv = argv
+    if extra and args.command != 'lab':
+        parser.error(f'unrecognized arguments: {" ".join(extra)}')
+    sub = parser._subparsers._group_actions[0].choices[args.command]
+    try:
+        if args.command == 'compare':
+            return cmd_compare(args, sub)
+        return cmd_lab(args, sub, extra)
+    except UsageError as err:
+        sub.print_usage(sys.stderr)
+        print(f'{sub.prog}: error: {err}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f'{PROG}: interrupted', file=sys.stderr)
+        return 130
+    except Exception as err:                        # a failure while training: say what, exit 1
+        print(f'{PROG} {args.command}: failed: {type(err).__name__}: {err}', file=sys.stderr)
+        if os.environ.get('BRAINTRACE_LAB_DEBUG'):
+            raise
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
