@@ -1,0 +1,49 @@
+"""Smoke test of the benchmark suite: the quick benchmark's core runs on a tiny row.
+
+No timing assertions: only that every method returns sane, positive numbers and
+that the report tables can be built from them.
+"""
+import importlib.util
+import math
+import pathlib
+import sys
+
+import pytest
+
+BENCH = pathlib.Path(__file__).resolve().parents[2] / 'benchmarks'
+sys.path.insert(0, str(BENCH))
+
+import bench_lib  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location('bench_run', BENCH / 'run.py')
+bench_run = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_run)
+
+pytestmark = pytest.mark.filterwarnings('ignore::UserWarning')   # braintrace's GRU reset-gate note
+
+
+def test_quick_core_on_tiny_row():
+    methods = ['forward', 'pp_prop']        # braintrace's own rules are exercised by run.py --quick
+    row = dict(model='gru', hidden=8, batch=2, T=3)
+    res = bench_lib.run_row(row, methods, min_calls=1, min_time=0.0)
+    assert set(res) == set(methods)
+    for name, r in res.items():
+        assert 'error' not in r, (name, r)
+        assert r['finite'], name
+        assert r['n_calls'] >= 1
+        assert 0 < r['best_ms'] <= r['median_ms'] < 60_000, (name, r)
+        assert 0 <= r['compile_s'] < 600, (name, r)
+        assert r['step_mb'] >= 0 and math.isfinite(r['step_mb']), (name, r)
+    assert res['pp_prop']['trace_mb'] > 0
+
+    record = [(('gru', 8, 2, 3), res, {})]
+    text = bench_run.tables(record, methods)
+    assert 'gru H=8 B=2 T=3' in text
+    assert isinstance(bench_run.target_checks(record), str)
+
+
+def test_methods_and_skips():
+    assert {'forward', 'bptt', 'd_rtrl', 'pp_prop'} <= set(bench_lib.available_methods('lif', with_bt=False))
+    assert set(bench_run.SNN) == {r.lower() for r in bench_lib.SNN_RULES}
+    assert bench_run.skip_reason(('gru', 1024, 128, 10000), 'd_rtrl', 'cpu')
+    assert bench_run.skip_reason(('gru', 64, 16, 100), 'pp_prop', 'cpu') is None
