@@ -7,10 +7,13 @@ of the per-step loss inside the scan with the gradients summed (no optimizer).
 ``bptt`` takes ``grad`` of the summed loss through the scan; ``forward`` runs the
 same scan with no gradient at all.
 
-Method names: ``forward``, ``bptt``, ``d_rtrl``, ``pp_prop`` (and SNN rules of
-``braintrace_lab`` once it has them) run on the model built from
-``braintrace_lab.nn``; ``bt:d_rtrl`` and ``bt:pp_prop`` run on the identical model
-built from ``braintrace.nn`` (same sizes, initialisers, seed and step code).
+Method names: ``forward``, ``bptt``, ``d_rtrl``, ``pp_prop`` (and, on ``'lif'``, the
+SNN rules of ``braintrace_lab`` in ``SNN_RULES`` that it has) run on the model built
+from ``braintrace_lab.nn``; ``bt:d_rtrl`` and ``bt:pp_prop`` run on the same model
+built from ``braintrace.nn`` (same sizes, initialisers, seed and step code; the
+random draws differ because the layers lay their weights out differently). A
+suffix ``@batched`` (``pp_prop@batched``) runs a rule on a batched model instead
+of ``Vmap``: states ``(batch, ...)`` and the learner compiled on a batched input.
 
 >>> res = run_row(dict(model='gru', hidden=16, batch=2, T=5), ['forward', 'pp_prop'], min_calls=2)
 >>> res['pp_prop']['best_ms'] > 0
@@ -163,7 +166,7 @@ def make_step(model, method, batch, kind=None, package='lab', info=None):
             lambda xs, ys: brainstate.transform.grad(lambda: run(xs, ys)[0], weights)())
 
     if method.endswith('@batched'):
-        return _make_batched_step(model, method[:-len('@batched')], batch, kind, package, weights)
+        return _make_batched_step(model, method[:-len('@batched')], batch, kind, package, weights, info)
     factory = online_rules(package, kind)[method]
 
     def train_step(xs, ys):
@@ -180,7 +183,7 @@ def make_step(model, method, batch, kind=None, package='lab', info=None):
     return brainstate.transform.jit(train_step)
 
 
-def _make_batched_step(model, method, batch, kind, package, weights):
+def _make_batched_step(model, method, batch, kind, package, weights, info=None):
     """The same step on a batched model: states ``(batch, ...)``, the learner compiled on a
     batched input (the batch is a leading position axis to the engine), no ``Vmap``."""
     factory = online_rules(package, kind)[method]
@@ -189,6 +192,8 @@ def _make_batched_step(model, method, batch, kind, package, weights):
         learner = factory(model)
         brainstate.nn.init_all_states(model, batch_size=batch)
         learner.compile_graph(xs[0])
+        if info is not None and hasattr(learner, 'trace_memory'):
+            info['trace_mb'] = sum(learner.trace_memory().values()) / 2 ** 20
 
         def body(acc, x):
             g = brainstate.transform.grad(lambda: _loss(learner(x), ys), weights)()

@@ -20,7 +20,6 @@ Two views:
 from __future__ import annotations
 
 import argparse
-import collections
 import os
 import re
 import sys
@@ -111,7 +110,8 @@ def program_report(row, methods):
 def engine_pieces(learner):
     """Cumulative per-sample step functions ``f(p, h, o, x, traces) -> (h_new, traces_new, keep)``."""
     plan = learner._plan
-    sg = jax.lax.stop_gradient
+    coupled = getattr(learner, 'coupled_transition', False)
+    kw = {'coupled': True} if coupled else {}     # OSTL's coupled per-position transition
 
     def forward(p, h, o, a, tr):
         outs, writes = plan.run(p, h, o, a)
@@ -130,19 +130,19 @@ def engine_pieces(learner):
 
     def derivatives(p, h, o, a, tr):
         writes, record, cot_p, g = _signal(p, h, o, a)
-        D, Df = plan.transition_derivatives(p, h, o, a, record)
+        D, Df = plan.transition_derivatives(p, h, o, a, record, **kw)
         return plan.hidden_from_writes(writes), tr, (cot_p, g, D, Df)
 
     def update(p, h, o, a, tr):
         writes, record, cot_p, g = _signal(p, h, o, a)
-        D, Df = plan.transition_derivatives(p, h, o, a, record)
+        D, Df = plan.transition_derivatives(p, h, o, a, record, **kw)
         new = {r.key: r.engine.update(tr[r.key], r.rule, record[r.op][0], D[r.group], Df[r.key])
                for r in plan.relations}
         return plan.hidden_from_writes(writes), new, (cot_p, g)
 
     def grads(p, h, o, a, tr):
         writes, record, cot_p, g = _signal(p, h, o, a)
-        D, Df = plan.transition_derivatives(p, h, o, a, record)
+        D, Df = plan.transition_derivatives(p, h, o, a, record, **kw)
         new, dws = {}, []
         for r in plan.relations:
             new[r.key] = r.engine.update(tr[r.key], r.rule, record[r.op][0], D[r.group], Df[r.key])
@@ -150,7 +150,6 @@ def engine_pieces(learner):
             dws.append(r.engine.grads(new[r.key], r.rule, record[r.op][0], gs))
         return plan.hidden_from_writes(writes), new, (cot_p, dws)
 
-    del sg
     return dict(forward=forward, signal=signal, derivatives=derivatives, update=update, grads=grads)
 
 
