@@ -133,6 +133,8 @@ class ETraceAlgorithm(brainstate.nn.Module):
             outs, vjp_signal, (writes, record) = jax.vjp(
                 lambda pp, ee: plan.run_signal(pp, ee, h, o, args), p, e0, has_aux=True)
             D, Df = plan.transition_derivatives(p, h, o, args, record, coupled=algo.coupled_transition)
+            # computed once per step: keep XLA from fusing (recomputing) them into every trace element
+            D, Df = jax.lax.optimization_barrier((D, Df))
             new_traces = {}
             for rel in plan.relations:
                 new_traces[rel.key] = rel.engine.update(traces[rel.key], rel.rule, record[rel.op][0],
