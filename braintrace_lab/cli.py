@@ -390,34 +390,22 @@ integrator) follows the same curve, so the later line hides the earlier one.</p>
 
 
 # ---------------------------------------------------------------------------- commands
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}') from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f'expected a positive integer, got {v}')
-    return v
+def _number_type(convert, accept, expected: str, show_text: bool = False):
+    """argparse ``type`` that converts, keeps values ``accept`` allows, and names ``expected`` otherwise."""
+    def parse(text: str):
+        try:
+            v = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected {expected}, got {text!r}') from None
+        if not accept(v):
+            raise argparse.ArgumentTypeError(f'expected {expected}, got {text if show_text else v}')
+        return v
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {text!r}') from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {v}')
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a positive number, got {text!r}') from None
-    if not (v > 0 and math.isfinite(v)):
-        raise argparse.ArgumentTypeError(f'expected a positive number, got {text}')
-    return v
+_positive_int = _number_type(int, lambda v: v >= 1, 'a positive integer')
+_non_negative_int = _number_type(int, lambda v: v >= 0, 'an integer >= 0')
+_positive_float = _number_type(float, lambda v: v > 0 and math.isfinite(v), 'a positive number', show_text=True)
 
 
 def _resolve_task(name: str):

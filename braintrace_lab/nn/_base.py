@@ -46,6 +46,15 @@ class Layer(brainstate.nn.Module):
         name, value = item
         return self._repr_rename.get(name, name), value
 
+    def _set_vector_sizes(self, in_size, out_size) -> tuple:
+        """Check single-axis ``in_size`` and ``out_size``, store them as 1-tuples and return both ints."""
+        label = type(self).__name__
+        n_in = as_positive_int(in_size, 'in_size', label)
+        n_out = as_positive_int(out_size, 'out_size', label)
+        self.in_size = (n_in,)
+        self.out_size = (n_out,)
+        return n_in, n_out
+
 
 def _is_int(v) -> bool:
     return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))

@@ -91,10 +91,7 @@ class SparseLinear(Layer):
     ):
         super().__init__(name=name)
         label = type(self).__name__
-        n_in = as_positive_int(in_size, 'in_size', label)
-        n_out = as_positive_int(out_size, 'out_size', label)
-        self.in_size = (n_in,)
-        self.out_size = (n_out,)
+        n_in, n_out = self._set_vector_sizes(in_size, out_size)
         if (connectivity is None) == (prob is None):
             raise ValueError(f'{label}: give exactly one of connectivity (a boolean (in, out) mask or '
                              f'a pair (rows, cols)) and prob.')
@@ -174,11 +171,8 @@ class LoRALinear(Layer):
     ):
         super().__init__(name=name)
         label = type(self).__name__
-        n_in = as_positive_int(in_size, 'in_size', label)
-        n_out = as_positive_int(out_size, 'out_size', label)
+        n_in, n_out = self._set_vector_sizes(in_size, out_size)
         self.rank = as_positive_int(rank, 'rank', label)
-        self.in_size = (n_in,)
-        self.out_size = (n_out,)
         try:
             self.alpha = float(alpha)
         except (TypeError, ValueError) as err:

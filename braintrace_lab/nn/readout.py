@@ -8,7 +8,7 @@ import braintools
 import brainunit as u
 
 from ..ops import matmul
-from ._base import Layer, as_positive_int, check_batch, check_input, init_param
+from ._base import Layer, check_batch, check_input, init_param
 
 __all__ = ['LeakyRateReadout']
 
@@ -43,10 +43,7 @@ class LeakyRateReadout(Layer):
     ):
         super().__init__(name=name)
         label = type(self).__name__
-        n_in = as_positive_int(in_size, 'in_size', label)
-        n_out = as_positive_int(out_size, 'out_size', label)
-        self.in_size = (n_in,)
-        self.out_size = (n_out,)
+        n_in, n_out = self._set_vector_sizes(in_size, out_size)
         tau = braintools.init.param(tau, self.out_size)
         if u.math.any(u.get_mantissa(tau) <= 0):
             raise ValueError(f'{label}: tau must be positive, got {tau!r}.')

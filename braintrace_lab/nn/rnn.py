@@ -17,11 +17,13 @@ __all__ = ['RNNCell', 'VanillaRNNCell', 'ValinaRNNCell', 'GRUCell', 'LSTMCell', 
 class RNNCell(Layer):
     """Base class of the recurrent cells: sizes, activation, hidden states.
 
-    Subclasses list their hidden state names in ``state_names`` and implement
-    ``update``; every gate group is a :class:`Linear` child fed ``[x, h]``.
+    Subclasses list their hidden state names in ``state_names`` and their gate
+    names in ``gate_names`` and implement ``update``; every gate group is a
+    :class:`Linear` child fed ``[x, h]``.
     """
 
     state_names = ('h',)
+    gate_names = ()
     _repr_hidden = frozenset({'num_in', 'num_out', 'activation', 'state_init'})
     _repr_rename = {'activation_name': 'activation'}
 
@@ -38,6 +40,11 @@ class RNNCell(Layer):
 
     def _gate(self, n_gates, w_init, b_init):
         return Linear(self.num_in + self.num_out, n_gates * self.num_out, w_init=w_init, b_init=b_init)
+
+    def _add_gates(self, w_init, b_init):
+        """Add one :class:`Linear` child ``(in + out, out)`` per name in ``gate_names``, in order."""
+        for gate in self.gate_names:
+            setattr(self, gate, self._gate(1, w_init, b_init))
 
     def _init_value(self, batch_size):
         return init_param(self.state_init, self.out_size, 'hidden state', type(self).__name__,
@@ -59,8 +66,17 @@ class RNNCell(Layer):
         check_batch(label, lead, jnp.shape(getattr(self, self.state_names[0]).value), self.state_names[0])
 
 
+class _GatedCell(RNNCell):
+    """Recurrent cell whose constructor builds every gate in ``gate_names`` from ``w_init`` and ``b_init``."""
 
-class VanillaRNNCell(RNNCell):
+    def __init__(self, in_size, out_size, activation='tanh', w_init=braintools.init.XavierNormal(),
+                 b_init=braintools.init.ZeroInit(), state_init=braintools.init.ZeroInit(),
+                 name: Optional[str] = None):
+        super().__init__(in_size, out_size, activation, state_init, name=name)
+        self._add_gates(w_init, b_init)
+
+
+class VanillaRNNCell(_GatedCell):
     r"""Elman (vanilla) recurrent cell.
 
     .. math:: h_t = \phi(W [x_t, h_{t-1}] + b)
@@ -75,11 +91,7 @@ class VanillaRNNCell(RNNCell):
     (4, 16)
     """
 
-    def __init__(self, in_size, out_size, activation='tanh', w_init=braintools.init.XavierNormal(),
-                 b_init=braintools.init.ZeroInit(), state_init=braintools.init.ZeroInit(),
-                 name: Optional[str] = None):
-        super().__init__(in_size, out_size, activation, state_init, name=name)
-        self.W = self._gate(1, w_init, b_init)
+    gate_names = ('W',)
 
     def update(self, x):
         self._check(x)
@@ -92,7 +104,7 @@ ValinaRNNCell = VanillaRNNCell
 """Alias of :class:`VanillaRNNCell` (the spelling used by brainstate and the seed tutorials)."""
 
 
-class GRUCell(RNNCell):
+class GRUCell(_GatedCell):
     r"""Gated recurrent unit.
 
     .. math::
@@ -111,13 +123,7 @@ class GRUCell(RNNCell):
     (16,)
     """
 
-    def __init__(self, in_size, out_size, activation='tanh', w_init=braintools.init.XavierNormal(),
-                 b_init=braintools.init.ZeroInit(), state_init=braintools.init.ZeroInit(),
-                 name: Optional[str] = None):
-        super().__init__(in_size, out_size, activation, state_init, name=name)
-        self.Wr = self._gate(1, w_init, b_init)
-        self.Wz = self._gate(1, w_init, b_init)
-        self.Wh = self._gate(1, w_init, b_init)
+    gate_names = ('Wr', 'Wz', 'Wh')
 
     def update(self, x):
         self._check(x)
@@ -151,16 +157,14 @@ class LSTMCell(RNNCell):
     """
 
     state_names = ('h', 'c')
+    gate_names = ('Wi', 'Wf', 'Wg', 'Wo')
 
     def __init__(self, in_size, out_size, activation='tanh', w_init=braintools.init.XavierNormal(),
                  b_init=braintools.init.ZeroInit(), state_init=braintools.init.ZeroInit(),
                  forget_bias: float = 1.0, name: Optional[str] = None):
         super().__init__(in_size, out_size, activation, state_init, name=name)
         self.forget_bias = float(forget_bias)
-        self.Wi = self._gate(1, w_init, b_init)
-        self.Wf = self._gate(1, w_init, b_init)
-        self.Wg = self._gate(1, w_init, b_init)
-        self.Wo = self._gate(1, w_init, b_init)
+        self._add_gates(w_init, b_init)
 
     def update(self, x):
         self._check(x)
@@ -174,7 +178,7 @@ class LSTMCell(RNNCell):
         return h
 
 
-class MGUCell(RNNCell):
+class MGUCell(_GatedCell):
     r"""Minimal gated unit (one forget gate).
 
     .. math::
@@ -190,12 +194,7 @@ class MGUCell(RNNCell):
     (16,)
     """
 
-    def __init__(self, in_size, out_size, activation='tanh', w_init=braintools.init.XavierNormal(),
-                 b_init=braintools.init.ZeroInit(), state_init=braintools.init.ZeroInit(),
-                 name: Optional[str] = None):
-        super().__init__(in_size, out_size, activation, state_init, name=name)
-        self.Wf = self._gate(1, w_init, b_init)
-        self.Wh = self._gate(1, w_init, b_init)
+    gate_names = ('Wf', 'Wh')
 
     def update(self, x):
         self._check(x)

@@ -25,7 +25,8 @@ import functools
 import numpy as np
 
 from ._checks import check_float, check_int
-from .base import Batch, Task, balanced_labels
+from ._spike_classification import SpikeClassification
+from .base import Batch, balanced_labels
 
 __all__ = ['RandomManifold']
 
@@ -49,7 +50,7 @@ def smooth_noise(rng: np.random.Generator, n_steps: int, shape: tuple, width: fl
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class RandomManifold(Task):
+class RandomManifold(SpikeClassification):
     """Classify spike trains drawn from per-class families of smooth random rate templates.
 
     >>> RandomManifold().templates.shape   # (n_classes, n_templates, n_steps, n_in)
@@ -63,28 +64,16 @@ class RandomManifold(Task):
     max_rate: float = 0.3
 
     name = 'manifold'
-    kind = 'classification'
 
     def _validate(self):
+        self._check_classes_and_shape()
         o = self._owner
-        self._set('n_classes', check_int('n_classes', self.n_classes, minimum=2, owner=o,
-                                         fix='use at least 2 classes'))
-        self._set('n_in', check_int('n_in', self.n_in, minimum=1, owner=o, fix='e.g. n_in=20'))
-        self._set('n_steps', check_int('n_steps', self.n_steps, minimum=1, owner=o, fix='e.g. n_steps=40'))
         self._set('n_templates', check_int('n_templates', self.n_templates, minimum=1, owner=o,
                                            fix='use n_templates=1 for a single template per class'))
         self._set('smooth_steps', check_float('smooth_steps', self.smooth_steps, low=0.0, owner=o,
                                               fix='a width in steps such as 4.0 (0 for white noise)'))
         self._set('max_rate', check_float('max_rate', self.max_rate, low=0.0, high=1.0, low_open=True,
                                           owner=o, fix='a spike probability per step such as 0.3'))
-
-    @property
-    def n_inputs(self) -> int:
-        return self.n_in
-
-    @property
-    def n_outputs(self) -> int:
-        return self.n_classes
 
     @property
     def chance_level(self) -> float:

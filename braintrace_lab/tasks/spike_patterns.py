@@ -25,13 +25,14 @@ import functools
 import numpy as np
 
 from ._checks import check_float, check_int
-from .base import Batch, Task, balanced_labels
+from ._spike_classification import SpikeClassification
+from .base import Batch, balanced_labels
 
 __all__ = ['SpikePatterns']
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SpikePatterns(Task):
+class SpikePatterns(SpikeClassification):
     """Classify (memorise) ``n_patterns`` fixed random spike patterns into ``n_classes`` classes.
 
     >>> SpikePatterns(n_patterns=6, n_classes=3).labels.tolist().count(0)
@@ -45,30 +46,18 @@ class SpikePatterns(Task):
     flip_prob: float = 0.0
 
     name = 'spike_patterns'
-    kind = 'classification'
 
     def _validate(self):
+        self._check_classes_and_shape()
         o = self._owner
-        self._set('n_classes', check_int('n_classes', self.n_classes, minimum=2, owner=o,
-                                         fix='use at least 2 classes'))
         self._set('n_patterns', check_int('n_patterns', self.n_patterns, minimum=self.n_classes, owner=o,
                                           fix=f'give every class a pattern: n_patterns >= '
                                               f'n_classes={self.n_classes}'))
-        self._set('n_steps', check_int('n_steps', self.n_steps, minimum=1, owner=o, fix='e.g. n_steps=25'))
-        self._set('n_in', check_int('n_in', self.n_in, minimum=1, owner=o, fix='e.g. n_in=20'))
         self._set('p', check_float('p', self.p, low=0.0, high=1.0, low_open=True, high_open=True, owner=o,
                                    fix='a spike probability per step such as 0.1'))
         self._set('flip_prob', check_float('flip_prob', self.flip_prob, low=0.0, high=0.5, high_open=True,
                                            owner=o, fix='use 0.0 for exact patterns or a small value '
                                                         'such as 0.02'))
-
-    @property
-    def n_inputs(self) -> int:
-        return self.n_in
-
-    @property
-    def n_outputs(self) -> int:
-        return self.n_classes
 
     @property
     def chance_level(self) -> float:

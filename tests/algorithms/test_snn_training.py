@@ -19,6 +19,7 @@ import pytest
 
 import braintrace_lab as bl
 from braintrace_lab.models.seed_snn import LiveSNN
+from braintrace_lab.models.seed_training import cross_entropy_update, per_sample_learner
 from braintrace_lab.oracle import check_liveness
 from braintrace_lab.tasks import get_task
 
@@ -41,18 +42,12 @@ def _train(make, needs_target=False, epochs=10, batch=16, n_rec=24, lr=3e-2):
         opt.register_trainable_weights(weights)
 
         learner = make(model)
-
-        @brainstate.transform.vmap_new_states(state_tag='new', axis_size=batch)
-        def init():                              # per-sample states, made once, outside jit
-            brainstate.nn.init_all_states(model)
-            learner.compile_graph(jnp.zeros((task.n_inputs,), jnp.float32))
-
-        init()
+        # per-sample states, made once, outside jit
+        batched = per_sample_learner(model, learner, jnp.zeros((task.n_inputs,), jnp.float32), batch)
         fresh = [(st, jax.tree.map(_strong, st.value))
                  for st in learner.states().values() if not isinstance(st, brainstate.ParamState)]
         for st, value in fresh:
             st.value = value
-        batched = brainstate.nn.Vmap(learner, vmap_states='new')
 
         @brainstate.transform.jit
         def step(inputs, targets):
@@ -60,18 +55,7 @@ def _train(make, needs_target=False, epochs=10, batch=16, n_rec=24, lr=3e-2):
                 st.value = value
             if needs_target:
                 learner.set_target(jax.nn.one_hot(targets, N_CLASSES))
-
-            def loss_fn(x):
-                return braintools.metric.softmax_cross_entropy_with_integer_labels(batched(x), targets).mean()
-
-            def body(acc, x):
-                g, loss = brainstate.transform.grad(loss_fn, weights, return_value=True)(x)
-                return jax.tree.map(jnp.add, acc, g), loss
-
-            zero = jax.tree.map(jnp.zeros_like, weights.to_dict_values())
-            grads, losses = brainstate.transform.scan(body, zero, inputs)
-            opt.update(brainstate.nn.clip_grad_norm(grads, 1.0))
-            return losses.mean()
+            return cross_entropy_update(batched, weights, opt, inputs, targets)
 
         w0 = np.asarray(u.get_mantissa(model.linear.weight.value['weight']))
         losses = [float(step(jnp.asarray(b.inputs), jnp.asarray(b.targets))) for b in task.batches(batch, epochs)]

@@ -8,6 +8,7 @@ import numpy as np
 import braintrace_lab as bl
 from braintrace_lab import ops
 from braintrace_lab.models import get_fixture, mse_loss
+from braintrace_lab.models.seed_training import per_sample_learner, summed_step_grads
 from braintrace_lab.oracle import relative_error
 
 from engine_testutils import online_grads, worst_error
@@ -35,25 +36,13 @@ def _seed_style_grads(fx, algo, xs, ys, **opts):
 
     @brainstate.transform.jit
     def step(inputs, targets):
-        learner = algo(model, **opts)
+        batched = per_sample_learner(model, algo(model, **opts), inputs[0, 0], inputs.shape[1])
 
-        @brainstate.transform.vmap_new_states(state_tag='new', axis_size=inputs.shape[1])
-        def init():
-            brainstate.nn.init_all_states(model)
-            learner.compile_graph(inputs[0, 0])
-
-        init()
-        batched = brainstate.nn.Vmap(learner, vmap_states='new')
-
-        def loss_fn(x, y):
+        def loss_fn(xy):
+            x, y = xy
             return jax.vmap(mse_loss)(batched(x), y).sum()
 
-        def body(acc, xy):
-            g = brainstate.transform.grad(loss_fn, weights)(*xy)
-            return jax.tree.map(jnp.add, acc, g), None
-
-        zero = jax.tree.map(jnp.zeros_like, weights.to_dict_values())
-        return brainstate.transform.scan(body, zero, (inputs, targets))[0]
+        return summed_step_grads(loss_fn, weights, (inputs, targets))[0]
 
     return step(xs, ys)
 

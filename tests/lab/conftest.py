@@ -1,22 +1,9 @@
-"""Shared fixtures for the lab tests: a tiny task, tiny models and one trained record."""
+"""Fixtures for the lab tests: a tiny RNN and one trained record (the DMS task and LIF model are shared)."""
 import warnings
 
 import pytest
 
 from braintrace_lab import lab
-from braintrace_lab.tasks import get_task
-
-
-@pytest.fixture(scope='session')
-def dms():
-    """Delayed match-to-sample: T=8 steps, 4 inputs, 2 classes (label read at the last step)."""
-    return get_task('dms')
-
-
-@pytest.fixture(scope='session')
-def make_lif(dms):
-    """A LIF layer of 8 neurons sized for the DMS task (exact class for D-RTRL), live on its inputs."""
-    return lab.fixture_model('lif', dms, n_hidden=8, scale=3.0)
 
 
 @pytest.fixture(scope='session')

@@ -31,10 +31,9 @@ def np_vanilla(cell, xs):
     return np.stack(out)
 
 
-def np_gru(cell, xs):
-    Wr, br = params_of(cell.Wr)
-    Wz, bz = params_of(cell.Wz)
-    Wh, bh = params_of(cell.Wh)
+def np_gated(xs, reset, update, candidate):
+    """GRU recurrence from ``(W, b)`` pairs; a shared reset and update gate makes it an MGU."""
+    (Wr, br), (Wz, bz), (Wh, bh) = reset, update, candidate
     h = np.zeros((B, N_H))
     out = []
     for x in xs:
@@ -44,6 +43,10 @@ def np_gru(cell, xs):
         h = (1 - z) * h + z * cand
         out.append(h)
     return np.stack(out)
+
+
+def np_gru(cell, xs):
+    return np_gated(xs, params_of(cell.Wr), params_of(cell.Wz), params_of(cell.Wh))
 
 
 def np_lstm(cell, xs):
@@ -61,16 +64,8 @@ def np_lstm(cell, xs):
 
 
 def np_mgu(cell, xs):
-    Wf, bf = params_of(cell.Wf)
-    Wh, bh = params_of(cell.Wh)
-    h = np.zeros((B, N_H))
-    out = []
-    for x in xs:
-        f = sigmoid(np.concatenate([x, h], -1) @ Wf + bf)
-        cand = np.tanh(np.concatenate([x, f * h], -1) @ Wh + bh)
-        h = (1 - f) * h + f * cand
-        out.append(h)
-    return np.stack(out)
+    forget = params_of(cell.Wf)
+    return np_gated(xs, forget, forget, params_of(cell.Wh))
 
 
 @pytest.mark.parametrize('cls,ref', [(nn.VanillaRNNCell, np_vanilla), (nn.GRUCell, np_gru),

@@ -1,19 +1,7 @@
 """Fixtures for the oracle tests."""
 import brainstate
 import brainunit as u
-import jax
 import pytest
-
-
-@pytest.fixture(scope='module')
-def x64():
-    """Run a module's float64 tests with ``jax_enable_x64`` on, restored afterwards."""
-    old = jax.config.jax_enable_x64
-    jax.config.update('jax_enable_x64', True)
-    try:
-        yield
-    finally:
-        jax.config.update('jax_enable_x64', old)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ T = 6
 
 @pytest.fixture(scope='module', params=[LeakyIntegrator, TanhRNN, GRULike, UnitIntegrator],
                 ids=lambda c: c.__name__)
-def case(request, x64):
+def case(request, x64_module):
     model = make(request.param, dtype=jnp.float64, seed_state=7)   # non-zero initial state
     rng = np.random.default_rng(11)
     xs = jnp.asarray(rng.standard_normal((T, 3)), jnp.float64)

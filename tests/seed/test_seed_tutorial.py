@@ -10,13 +10,13 @@ import types
 import brainstate
 import braintools
 import brainunit as u
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import braintrace_lab as bl
 from braintrace_lab.models.seed_snn import LiveSNN
+from braintrace_lab.models.seed_training import cross_entropy_update, per_sample_learner
 from braintrace_lab.oracle import check_liveness
 from braintrace_lab.tasks import get_task
 
@@ -60,27 +60,8 @@ def _train(algorithm, epochs=50, batch=16):
 
         @brainstate.transform.jit
         def step(inputs, targets):
-            learner = algorithm(model)
-
-            @brainstate.transform.vmap_new_states(state_tag='new', axis_size=inputs.shape[1])
-            def init():
-                brainstate.nn.init_all_states(model)
-                learner.compile_graph(inputs[0, 0])
-
-            init()
-            batched = brainstate.nn.Vmap(learner, vmap_states='new')
-
-            def loss_fn(x):
-                return braintools.metric.softmax_cross_entropy_with_integer_labels(batched(x), targets).mean()
-
-            def body(acc, x):
-                g, loss = brainstate.transform.grad(loss_fn, weights, return_value=True)(x)
-                return jax.tree.map(jnp.add, acc, g), loss
-
-            zero = jax.tree.map(jnp.zeros_like, weights.to_dict_values())
-            grads, losses = brainstate.transform.scan(body, zero, inputs)
-            opt.update(brainstate.nn.clip_grad_norm(grads, 1.0))
-            return losses.mean()
+            batched = per_sample_learner(model, algorithm(model), inputs[0, 0], inputs.shape[1])
+            return cross_entropy_update(batched, weights, opt, inputs, targets)
 
         losses = [float(step(jnp.asarray(b.inputs), jnp.asarray(b.targets)))
                   for b in task.batches(batch, epochs)]

@@ -2,17 +2,6 @@
 import pytest
 
 from braintrace_lab import lab
-from braintrace_lab.tasks import get_task
-
-
-@pytest.fixture(scope='session')
-def dms():
-    return get_task('dms')
-
-
-@pytest.fixture(scope='session')
-def make_lif(dms):
-    return lab.fixture_model('lif', dms, n_hidden=8, scale=3.0)
 
 
 @pytest.fixture(scope='session')
