@@ -111,6 +111,8 @@ def online_rules(package='lab', kind=None):
     """``{name: factory(model)}`` of the online rules (SNN rules only on 'lif' and only if present)."""
     mod = __import__('braintrace_lab' if package == 'lab' else 'braintrace')
     rules = {'d_rtrl': lambda m: mod.D_RTRL(m), 'pp_prop': lambda m: mod.pp_prop(m, decay_or_rank=DECAY)}
+    if package == 'lab':   # the option of storing traces in bfloat16
+        rules['d_rtrl_bf16'] = lambda m: mod.D_RTRL(m, trace_dtype=jnp.bfloat16)
     if package == 'lab' and kind == 'lif':
         for name in SNN_RULES:
             if hasattr(mod, name):
@@ -332,6 +334,25 @@ def run_row(row, methods, min_calls=3, min_time=2.0, max_calls=30, slow_s=20.0, 
 
 
 # ---------------------------------------------------------------- environment
+def copy_bandwidth_gbs(n_bytes=None, repeats=10):
+    """Measured device copy bandwidth in GB/s, counting bytes read *and* written.
+
+    One jitted ``x + 1`` over a float32 array (1 GiB on an accelerator, 64 MiB
+    on a CPU) reads and writes every byte once; the fastest of ``repeats`` calls counts.
+    """
+    if n_bytes is None:
+        n_bytes = (64 if jax.default_backend() == 'cpu' else 1024) * 2 ** 20
+    x = jnp.ones((n_bytes // 4,), jnp.float32)
+    f = jax.jit(lambda a: a + 1.0)
+    f(x).block_until_ready()
+    best = float('inf')
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f(x).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n_bytes / best / 1e9
+
+
 def _git(*args):
     try:
         here = os.path.dirname(os.path.abspath(__file__))
@@ -362,4 +383,4 @@ def environment():
                 cpu_count=os.cpu_count(), python=platform.python_version(), machine=platform.machine(),
                 commit=_git('rev-parse', '--short', 'HEAD') + ('+dirty engine' if dirty else ''),
                 engine_sha=digest.hexdigest()[:10],
-                loadavg=os.getloadavg(), versions=vers)
+                loadavg=os.getloadavg(), versions=vers, copy_gbs=copy_bandwidth_gbs())

@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TAG = '@@BENCH '
 ALL = ['forward', 'bptt', 'd_rtrl', 'pp_prop', 'bt:d_rtrl', 'bt:pp_prop']
 SNN = ('eprop', 'ottt', 'otpe', 'ostlrecurrent')   # braintrace_lab SNN rules, tried on lif rows
-FULL_TRACE = ('d_rtrl', 'eprop', 'ostlrecurrent')  # rules that keep a trace per weight and sample
+FULL_TRACE = ('d_rtrl', 'd_rtrl_bf16', 'eprop', 'ostlrecurrent')  # rules that keep a trace per weight and sample
 
 # rows: (model, hidden, batch, T)
 GRIDS = {
@@ -208,13 +208,42 @@ def tables(records, methods):
         rows.append(cells)
     lines += _table("Memory (MB): XLA scratch of one training step [engine trace size] (process peak "
                     "RSS, or device peak, during the timed calls)", ['config'] + methods, rows)
+    rows = [r for r in (floor_row(row, res, info) for row, res, info in records) if r]
+    if rows:
+        lines += _table('Memory floor of the full-trace rules: every time step reads and writes the whole '
+                        'trace once, floor = T x 2 x trace bytes / measured copy bandwidth (read + write)',
+                        ['config', 'copy GB/s', 'rule', 'trace MB', 'floor ms', 'measured ms', 'measured/floor'],
+                        [c for r in rows for c in r])
     return '\n'.join(lines[1:])
+
+
+FLOOR_RULES = ('d_rtrl', 'd_rtrl_bf16')
+
+
+def floor_ms(row, res, info):
+    """``T * 2 * trace bytes / copy bandwidth`` in ms, or None without the figures."""
+    gbs = (info.get('env') or {}).get('copy_gbs')
+    if not gbs or not res or 'trace_mb' not in res:
+        return None
+    return 1e3 * row[3] * 2 * res['trace_mb'] * 2 ** 20 / (gbs * 1e9)
+
+
+def floor_row(row, res, info):
+    cells = []
+    for m in FLOOR_RULES:
+        f = floor_ms(row, res.get(m), info)
+        if f is None:
+            continue
+        r = res[m]
+        cells.append([label(row), _fmt(info['env']['copy_gbs'], 0), m, _fmt(r['trace_mb'], 1), _fmt(f, 2),
+                      _fmt(_ms(r), 2), _fmt(_ratio(_ms(r), f), 2)])
+    return cells
 
 
 def target_checks(records):
     """The issue's targets, row by row and over T sweeps."""
     out = []
-    for row, res, _ in records:
+    for row, res, info in records:
         g = lambda m: _ms(res.get(m))
         checks = []
         if g('pp_prop') and g('forward'):
@@ -226,6 +255,12 @@ def target_checks(records):
         if g('d_rtrl') and g('bt:d_rtrl'):
             r = g('bt:d_rtrl') / g('d_rtrl')
             checks.append(f'D_RTRL speed-up over braintrace {r:.2f}x ({"ok" if r >= 3 else "MISS"}, >= 3)')
+        for m in FLOOR_RULES:
+            f = floor_ms(row, res.get(m), info)
+            on_accelerator = (info.get('env') or {}).get('backend', 'cpu') != 'cpu'
+            if f and g(m) and on_accelerator:
+                r = g(m) / f
+                checks.append(f'{m}/memory floor {r:.2f} ({"ok" if r <= 1.3 else "MISS"}, <= 1.3)')
         if checks:
             out.append(f'- {label(row)}: ' + '; '.join(checks))
     sweeps = {}

@@ -44,18 +44,26 @@ def _sum_lead(x, n_lead):
     return x.sum(axis=tuple(range(n_lead))) if n_lead else x
 
 
+def on_cpu() -> bool:
+    """Whether jax runs on the CPU (the engine picks its contraction strategy by this)."""
+    return jax.default_backend() == 'cpu'
+
+
 def position_sum(fn, n_lead, *arrays):
     """``sum over leading position axes of fn(*slices)``, without a fused multiply-reduce.
 
     XLA on CPU turns ``(eps * g).sum(batch)`` into a fused reduction that is an
     order of magnitude slower than accumulating position by position, so on CPU
-    the sum is a loop; elsewhere it is one broadcast-and-reduce. With no leading
-    axis (a per-sample learner under ``vmap``) the product is materialised behind
-    an optimisation barrier so the batch sum ``vmap`` adds stays a plain reduction.
+    the sum is a loop, and with no leading axis (a per-sample learner under
+    ``vmap``) the product is materialised behind an optimisation barrier so the
+    batch sum ``vmap`` adds stays a plain reduction. On an accelerator the fused
+    multiply-reduce is what we want: it reads the trace once, with no product
+    written out, so there the sum is one broadcast-and-reduce.
     """
+    cpu = on_cpu()
     if n_lead == 0:
-        return jax.lax.optimization_barrier(fn(*arrays))
-    if jax.default_backend() != 'cpu':
+        return jax.lax.optimization_barrier(fn(*arrays)) if cpu else fn(*arrays)
+    if not cpu:
         return jax.vmap(fn)(*[a.reshape((-1,) + a.shape[n_lead:]) for a in arrays]).sum(0)
     flat = [a.reshape((-1,) + a.shape[n_lead:]) for a in arrays]
     out = jax.eval_shape(fn, *[jax.ShapeDtypeStruct(f.shape[1:], f.dtype) for f in flat])
@@ -91,6 +99,11 @@ class TraceEngine:
         dW = position_sum(lambda ww, gg: jnp.sum(ww * gg[None], axis=-1), n_lead, w, g)
         db = None if b is None else position_sum(lambda bb, gg: jnp.sum(bb * gg, axis=-1), n_lead, b, g)
         return dW, db
+
+    def grads_after_update(self, old, new, rule, operands, D, Df, g):
+        """Gradient of one step from the trace after :meth:`update` (``new``); engines
+        may instead read ``old`` and the update's factors when that is cheaper."""
+        return self.grads(new, rule, operands, g)
 
     def _pd_bias_init(self, rule, S, dtype):
         return jnp.zeros(rule.out_shape + (S,), self._dt(dtype))
@@ -142,6 +155,34 @@ class ParamDimEngine(TraceEngine):
             gv = position_sum(lambda ww, gg: jnp.sum(ww * gg[cols, :], axis=-1), n_lead, trace['w'], g)
             return (gv,)
         dW, db = self._dense_pd_grads(trace['w'], trace.get('b'), g, n_lead)
+        return rule.dense_to_operands(operands, dW, db)
+
+    def grads_after_update(self, old, new, rule, operands, D, Df, g):
+        """On an accelerator, the dense gradient from the trace *before* the update.
+
+        With ``eps' = T(D) eps + xf (x) Df``:
+        ``sum_s g eps' = sum_s (T(D)^T g) eps + xf (x) sum_s g Df``,
+        so the weight gradient reads the old trace, which the update reads too, and
+        XLA can fuse both into one pass over it (one read and one write of the trace
+        per step instead of a second read of the new one). On CPU the plain
+        contraction of the new trace is faster.
+        """
+        if rule.family != 'dense' or on_cpu():
+            return self.grads(new, rule, operands, g)
+        n_lead = len(_lead(rule))
+        w = old['w']
+        g = g.astype(w.dtype)
+        if self.decay is None:
+            gD = g * D[..., 0] if D.shape[-1] == 1 else jnp.einsum('...ab,...a->...b', D, g)
+        else:
+            gD = self.decay * g
+        dW = position_sum(lambda ww, gg: jnp.sum(ww * gg[None], axis=-1), n_lead, w, gD.astype(w.dtype))
+        sig = jnp.sum(Df.astype(w.dtype) * g, axis=-1)                     # (..., O)
+        xf = rule.input_factor(operands).astype(w.dtype)
+        dW = dW + jnp.einsum('...i,...o->io', xf, sig)
+        db = None
+        if 'b' in new:
+            db = position_sum(lambda bb, gg: jnp.sum(bb * gg, axis=-1), n_lead, new['b'], g)
         return rule.dense_to_operands(operands, dW, db)
 
 
