@@ -3,6 +3,7 @@
 # device with the exactness tests, then benchmark.  Usage (from the repo root):
 #   bash benchmarks/gpu_session.sh [tests|bench|both] [run.py arguments...]
 #   bash benchmarks/gpu_session.sh profile [profile_step.py arguments...]
+#   bash benchmarks/gpu_session.sh hlo [dump_step_hlo.py arguments...]
 # Wheels: brainstate, braintools, brainunit, saiunit, brainevent, brainpy,
 # braintrace and array_api_compat in .whl/ (jax with CUDA comes with the machine).
 # The tests run with float32 matmuls at full precision (no TF32): they check exactness.
@@ -23,4 +24,8 @@ if [[ $what == bench || $what == both ]]; then
 fi
 if [[ $what == profile ]]; then
   python3 benchmarks/profile_step.py "$@" 2>&1 | tee "$OUT/gpu_profile.md"
+fi
+if [[ $what == hlo ]]; then
+  python3 benchmarks/dump_step_hlo.py "$@" --out "$OUT/hlo" 2>&1 | tee "$OUT/loop_bodies.md"
+  (cd "$OUT" && tar czf hlo.tgz hlo && rm -rf hlo)
 fi

@@ -139,15 +139,15 @@ class ETraceAlgorithm(brainstate.nn.Module):
             for rel in plan.relations:
                 new_traces[rel.key] = rel.engine.update(traces[rel.key], rel.rule, record[rel.op][0],
                                                         D[rel.group], Df[rel.key])
-            return outs, writes, new_traces, record, vjp_signal, (D, Df)
+            return outs, writes, new_traces, record, vjp_signal
 
         @jax.custom_vjp
         def online_step(p, probe, h, o, args, traces):
-            outs, writes, new_traces, _, _, _ = forward_parts(p, h, o, args, traces)
+            outs, writes, new_traces, _, _ = forward_parts(p, h, o, args, traces)
             return outs, writes, new_traces
 
         def fwd(p, probe, h, o, args, traces):
-            outs, writes, new_traces, record, vjp_signal, derivs = forward_parts(p, h, o, args, traces)
+            outs, writes, new_traces, record, vjp_signal = forward_parts(p, h, o, args, traces)
             operands = {k: record[k][0] for k in plan.rel_ops}
             vjp_weights = None
             if not plan.direct_weights:
@@ -162,11 +162,11 @@ class ETraceAlgorithm(brainstate.nn.Module):
                 _, vjp_immediate = jax.vjp(
                     lambda pp: plan.hidden_from_writes(plan.run(pp, h, o, args)[1]), p)
             zeros = jax.tree.map(_zero_cotangent, (h, o, args, traces))
-            res = (vjp_signal, vjp_weights, vjp_immediate, (traces, new_traces), derivs, operands, p, zeros)
+            res = (vjp_signal, vjp_weights, vjp_immediate, new_traces, operands, p, zeros)
             return (outs, writes, new_traces), res
 
         def bwd(res, cots):
-            vjp_signal, vjp_weights, vjp_immediate, (old_traces, new_traces), (D, Df), operands, p, zeros = res
+            vjp_signal, vjp_weights, vjp_immediate, new_traces, operands, p, zeros = res
             cot_out, cot_writes, _ = cots
             cot_p, g_out = vjp_signal(tuple(cot_out))
             g = tuple(a + cot_writes[i] for a, i in zip(g_out, plan.hidden_write_pos))
@@ -175,11 +175,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
             op_cots = {}
             for rel in plan.relations:
                 gs = jnp.stack([g[i] for i in plan.groups[rel.group]], axis=-1)
-                if hasattr(rel.engine, 'grads_after_update'):
-                    cots_w = rel.engine.grads_after_update(old_traces[rel.key], new_traces[rel.key], rel.rule,
-                                                           operands[rel.op], D[rel.group], Df[rel.key], gs)
-                else:
-                    cots_w = rel.engine.grads(new_traces[rel.key], rel.rule, operands[rel.op], gs)
+                cots_w = rel.engine.grads(new_traces[rel.key], rel.rule, operands[rel.op], gs)
                 acc = op_cots.setdefault(rel.op, [None] * len(cots_w))
                 for j, c in enumerate(cots_w):
                     if c is not None:
@@ -249,7 +245,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
             o_c = self._others_from_writes(writes_c, o)
             outs, writes_n = plan.run(p, h_c, o_c, xs)
             sg = jax.lax.stop_gradient
-            _, _, traces_n, _, _, _ = forward_parts(sg(p), sg(h_c), sg(o_c), sg(xs), sg(traces_c))
+            _, _, traces_n, _, _ = forward_parts(sg(p), sg(h_c), sg(o_c), sg(xs), sg(traces_c))
             return (tuple(writes_n), traces_n), tuple(outs)
 
         rest = tuple(a[1:] for a in args)

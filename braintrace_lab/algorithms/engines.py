@@ -100,11 +100,6 @@ class TraceEngine:
         db = None if b is None else position_sum(lambda bb, gg: jnp.sum(bb * gg, axis=-1), n_lead, b, g)
         return dW, db
 
-    def grads_after_update(self, old, new, rule, operands, D, Df, g):
-        """Gradient of one step from the trace after :meth:`update` (``new``); engines
-        may instead read ``old`` and the update's factors when that is cheaper."""
-        return self.grads(new, rule, operands, g)
-
     def _pd_bias_init(self, rule, S, dtype):
         return jnp.zeros(rule.out_shape + (S,), self._dt(dtype))
 
@@ -155,34 +150,6 @@ class ParamDimEngine(TraceEngine):
             gv = position_sum(lambda ww, gg: jnp.sum(ww * gg[cols, :], axis=-1), n_lead, trace['w'], g)
             return (gv,)
         dW, db = self._dense_pd_grads(trace['w'], trace.get('b'), g, n_lead)
-        return rule.dense_to_operands(operands, dW, db)
-
-    def grads_after_update(self, old, new, rule, operands, D, Df, g):
-        """On an accelerator, the dense gradient from the trace *before* the update.
-
-        With ``eps' = T(D) eps + xf (x) Df``:
-        ``sum_s g eps' = sum_s (T(D)^T g) eps + xf (x) sum_s g Df``,
-        so the weight gradient reads the old trace, which the update reads too, and
-        XLA can fuse both into one pass over it (one read and one write of the trace
-        per step instead of a second read of the new one). On CPU the plain
-        contraction of the new trace is faster.
-        """
-        if rule.family != 'dense' or on_cpu():
-            return self.grads(new, rule, operands, g)
-        n_lead = len(_lead(rule))
-        w = old['w']
-        g = g.astype(w.dtype)
-        if self.decay is None:
-            gD = g * D[..., 0] if D.shape[-1] == 1 else jnp.einsum('...ab,...a->...b', D, g)
-        else:
-            gD = self.decay * g
-        dW = position_sum(lambda ww, gg: jnp.sum(ww * gg[None], axis=-1), n_lead, w, gD.astype(w.dtype))
-        sig = jnp.sum(Df.astype(w.dtype) * g, axis=-1)                     # (..., O)
-        xf = rule.input_factor(operands).astype(w.dtype)
-        dW = dW + jnp.einsum('...i,...o->io', xf, sig)
-        db = None
-        if 'b' in new:
-            db = position_sum(lambda bb, gg: jnp.sum(bb * gg, axis=-1), n_lead, new['b'], g)
         return rule.dense_to_operands(operands, dW, db)
 
 

@@ -149,10 +149,6 @@ class ProjectedSignal:
     def grads(self, trace, rule, operands, g):
         return self.inner.grads(trace['trace'], rule, operands, self.signal(trace['target'], g))
 
-    def grads_after_update(self, old, new, rule, operands, D, Df, g):
-        return self.inner.grads_after_update(old['trace'], new['trace'], rule, operands, D, Df,
-                                             self.signal(new['target'], g))
-
 
 def _owner(model, state):
     for node in model.nodes().values():

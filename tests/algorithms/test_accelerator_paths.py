@@ -1,8 +1,8 @@
 """The engine's accelerator contraction paths, checked on any machine.
 
-On a GPU the dense D-RTRL gradient is taken from the trace *before* the update
-(``ParamDimEngine.grads_after_update``) and position sums are plain reductions.
-These tests switch those paths on here and hold them to BPTT.
+Off the CPU, ``position_sum`` contracts a trace with the learning signal as one
+fused multiply-reduce (no optimisation barrier, no loop over positions). These
+tests switch that path on here and hold it to BPTT and to the CPU path.
 """
 import jax.numpy as jnp
 import pytest
