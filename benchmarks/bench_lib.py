@@ -58,6 +58,7 @@ class RateNet(brainstate.nn.Module):
 
     def __init__(self, nn, cell, n_in, n_hidden, n_out):
         super().__init__()
+        self.hidden = n_hidden
         w = braintools.init.XavierNormal()
         cls = nn.ValinaRNNCell if cell == 'rnn' else nn.GRUCell
         self.cell = cls(n_in, n_hidden, w_init=w, activation='tanh')
@@ -72,6 +73,7 @@ class LIFNet(brainstate.nn.Module):
 
     def __init__(self, nn, n_in, n_hidden, n_out):
         super().__init__()
+        self.hidden = n_hidden
         self.linear = nn.Linear(n_in + n_hidden, n_hidden, w_init=braintools.init.KaimingNormal(unit=u.mA),
                                 b_init=braintools.init.ZeroInit(unit=u.mA))
         self.neuron = brainpy.state.LIF(n_hidden, tau=20. * u.ms, R=1. * u.ohm, V_th=1. * u.mV,
@@ -121,7 +123,8 @@ def online_rules(package='lab', kind=None):
 
 
 def available_methods(kind, with_bt=True):
-    names = ['forward', 'bptt'] + [r + sfx for r in online_rules('lab', kind) for sfx in ('', '@batched')]
+    names = ['forward', 'bptt'] + [r + sfx for r in online_rules('lab', kind)
+                                   for sfx in ('', '@batched', '@same_weights')]
     if with_bt:
         try:
             import braintrace  # noqa: F401
@@ -135,12 +138,32 @@ def _loss(out, ys):
     return braintools.metric.softmax_cross_entropy_with_integer_labels(u.get_mantissa(out), ys).mean()
 
 
+def immediate_only_paths(kind, hidden):
+    """Paths of the weights braintrace_lab learns by their one-step gradient only (the GRU's
+    reset gate: it reaches the state only through another weight). braintrace leaves
+    these out of training with a warning; ``@same_weights`` freezes them here too."""
+    import braintrace_lab as bl
+    model = build_model(kind, hidden, 'lab')
+    brainstate.nn.init_all_states(model)
+    learner = bl.D_RTRL(model)
+    learner.compile_graph(jnp.zeros((N_IN,), jnp.float32))
+    return {p.path for p in learner.graph.params if p.status == 'immediate_only'}
+
+
 def make_step(model, method, batch, kind=None, package='lab', info=None):
     """A jitted ``step(xs, ys)``: ``forward`` returns the per-step losses, the others the summed grads.
 
     ``info`` (a dict) receives ``trace_mb`` for learners that report their trace size.
+    A suffix ``@same_weights`` differentiates only the weights braintrace trains.
     """
     weights = model.states(brainstate.ParamState)
+    if method.endswith('@same_weights'):
+        method = method[:-len('@same_weights')]
+        frozen = immediate_only_paths(kind, model.hidden)
+        weights = brainstate.util.FlattedDict({k: v for k, v in weights.items()
+                                               if '.'.join(map(str, k)) not in frozen})
+        if info is not None:
+            info['frozen'] = sorted(frozen)
 
     def fresh(x0, learner=None):
         @brainstate.transform.vmap_new_states(state_tag='new', axis_size=batch)

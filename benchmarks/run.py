@@ -60,6 +60,8 @@ def n_params(model, hidden, n_in=32, n_out=10):
 
 def skip_reason(row, method, device_kind):
     model, hidden, batch, T = row
+    if method.endswith('@same_weights') and model != 'gru':
+        return 'skipped: every weight is trained by both packages'
     if method.split(':')[-1].split('@')[0] in FULL_TRACE:
         work = batch * n_params(model, hidden) * T
         if work > MAX_TRACE_WORK[device_kind]:
@@ -249,12 +251,15 @@ def target_checks(records):
         if g('pp_prop') and g('forward'):
             r = g('pp_prop') / g('forward')
             checks.append(f'pp_prop/forward {r:.2f} ({"ok" if r <= 2 else "MISS"}, <= 2)')
-        if g('pp_prop') and g('bt:pp_prop'):
-            r = g('pp_prop') / g('bt:pp_prop')
-            checks.append(f'pp_prop/braintrace {r:.2f} ({"ok" if r <= 1 else "MISS"}, <= 1)')
-        if g('d_rtrl') and g('bt:d_rtrl'):
-            r = g('bt:d_rtrl') / g('d_rtrl')
-            checks.append(f'D_RTRL speed-up over braintrace {r:.2f}x ({"ok" if r >= 3 else "MISS"}, >= 3)')
+        for m in ('pp_prop', 'pp_prop@same_weights'):
+            if g(m) and g('bt:pp_prop'):
+                r = g(m) / g('bt:pp_prop')
+                checks.append(f'{m}/braintrace {r:.2f} ({"ok" if r <= 1 else "MISS"}, <= 1)')
+        for m in ('d_rtrl', 'd_rtrl@same_weights'):
+            if g(m) and g('bt:d_rtrl'):
+                r = g('bt:d_rtrl') / g(m)
+                goal = 'D_RTRL speed-up over braintrace' + (' (same weights)' if '@' in m else '')
+                checks.append(f'{goal} {r:.2f}x ({"ok" if r >= 3 else "MISS"}, >= 3 on CPU)')
         for m in FLOOR_RULES:
             f = floor_ms(row, res.get(m), info)
             on_accelerator = (info.get('env') or {}).get('backend', 'cpu') != 'cpu'
@@ -351,9 +356,13 @@ def main(argv=None):
     print(environment_lines(records))
     print(f'total wall time {time.perf_counter() - t_all:.0f} s', flush=True)
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump({'argv': sys.argv[1:], 'rows': [dict(row=list(r), results=res, info=i)
-                                                      for r, res, i in records]}, f, indent=1)
+        save_json(args.json, records)
+
+
+def save_json(path, records):
+    with open(path, 'w') as f:
+        json.dump({'argv': sys.argv[1:], 'rows': [dict(row=list(r), results=res, info=i)
+                                                  for r, res, i in records]}, f, indent=1)
 
 
 def _run_rows(rows, methods, timeout, args, device_kind, records, t_all):
@@ -364,6 +373,8 @@ def _run_rows(rows, methods, timeout, args, device_kind, records, t_all):
         results.update({m: {'error': skip_reason(row, m, device_kind)} for m in wanted if m not in run})
         results = {m: r for m, r in results.items() if 'absent' not in r.get('error', '')}
         records.append((row, results, info))
+        if args.json:    # after every row, so that a run cut short keeps what it measured
+            save_json(args.json, records)
         done = ', '.join(f'{m} {_fmt(_ms(r))}' for m, r in results.items() if _ms(r) is not None)
         print(f'[{time.perf_counter() - t_all:6.0f}s] {label(row)}: {done}', file=sys.stderr, flush=True)
 
