@@ -19,6 +19,7 @@ from jax.extend.core import Literal
 
 from ..compiler.graph import CompiledGraph
 from ..compiler.interpreter import evaluate
+from .coupled import input_is_positionwise, matmul_self_term
 from .op_rules import OpRule, rule_for
 
 __all__ = ['StepPlan', 'RelationPlan']
@@ -225,16 +226,29 @@ class StepPlan:
             D[gi] = self._exact_block(lambda hh: T(hh, ys0), h, self.groups[gi], self.groups[gi])
         if coupled:
             for r in self.relations:
-                others = {k: v for k, v in ys_all.items() if k != r.op}
-
-                def Y(hh, _k=r.op, _others=others):
-                    rec = {}
-                    self.run(p, hh, o, args, op_override=_others, op_record=rec)
-                    return (rec[_k][1],)
-
-                self_term = self._exact_block(Y, h, [0], self.groups[r.group])[..., 0, :]   # (*vs, S_in)
+                self_term = self._self_term(r, p, h, o, args, record)            # (*vs, S_in)
                 D[r.group] = D[r.group] + Df[r.key][..., :, None] * self_term[..., None, :]
         return D, Df
+
+    def _self_term(self, r, p, h, o, args, record):
+        """``dy_j/dh_j`` of relation ``r``'s op for each state of its group (other ops held fixed)."""
+        ys_all = {k: v[1] for k, v in record.items()}
+        op = next(op for op in self.ops if op.index == r.op)
+        weight = record[r.op][0][op.spec.n_inputs] if op.spec.n_inputs else None
+        if (op.spec.kind == 'matmul' and not op.spec.batch_axes and weight is not None and weight.ndim == 2
+                and input_is_positionwise(self.jaxpr, op.eqn)):
+            def op_input(hh):
+                rec = {}
+                self.run(p, hh, o, args, op_override=ys_all, op_record=rec)
+                return rec[r.op][0][0]
+            return jnp.stack([matmul_self_term(op_input, h, i, weight) for i in self.groups[r.group]], axis=-1)
+        others = {k: v for k, v in ys_all.items() if k != r.op}
+
+        def Y(hh):
+            rec = {}
+            self.run(p, hh, o, args, op_override=others, op_record=rec)
+            return (rec[r.op][1],)
+        return self._exact_block(Y, h, [0], self.groups[r.group])[..., 0, :]
 
     @staticmethod
     def _exact_block(fn, h, out_ids, in_ids):
