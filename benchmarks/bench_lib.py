@@ -406,4 +406,4 @@ def environment():
                 cpu_count=os.cpu_count(), python=platform.python_version(), machine=platform.machine(),
                 commit=_git('rev-parse', '--short', 'HEAD') + ('+dirty engine' if dirty else ''),
                 engine_sha=digest.hexdigest()[:10],
-                loadavg=os.getloadavg(), versions=vers, copy_gbs=copy_bandwidth_gbs())
+                loadavg=os.getloadavg(), versions=vers)

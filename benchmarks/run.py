@@ -96,6 +96,8 @@ def worker(row, methods, quick):
     have = bench_lib.available_methods(model)
     methods = [m for m in methods if m in have or m not in SNN]   # SNN rules the engine lacks: dropped
     bench_lib.run_row(dict(model=model, hidden=hidden, batch=batch, T=T), methods, emit=emit, **kw)
+    # after the timed calls, so that its buffers stay out of the methods' device peak
+    print(TAG + json.dumps({'copy_gbs': bench_lib.copy_bandwidth_gbs()}), flush=True)
 
 
 # ---------------------------------------------------------------- parent
@@ -119,6 +121,8 @@ def run_subprocess(row, methods, timeout, quick):
             rec = json.loads(line[len(TAG):])
             if 'env' in rec:
                 info['env'] = rec['env']
+            elif 'copy_gbs' in rec:
+                info.setdefault('env', {})['copy_gbs'] = rec['copy_gbs']
             else:
                 results[rec.pop('method')] = rec
     for m in methods:
