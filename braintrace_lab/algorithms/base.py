@@ -22,6 +22,7 @@ import numpy as np
 
 from ..compiler.graph import compile_graph_internal
 from ..errors import NotCompiledError
+from .batch_sum import batch_total, called_under_shared_vmap, summing_over_batch
 from .engines import trace_nbytes
 from .step import StepPlan
 
@@ -51,6 +52,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
     """
     vjp_methods = ('single-step', 'multi-step')
     coupled_transition = False   # True: D includes the per-position self term through ops (OSTL)
+    batch_totals = True          # under grad(vmap(...)) return batch totals for shared weights (batch_sum.py)
 
     def __init__(self, model, name: Optional[str] = None, vjp_method: str = 'single-step',
                  trace_dtype=None):
@@ -88,6 +90,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
         self.signal_probe = brainstate.ShortTermState(tuple(jnp.zeros(a.shape, a.dtype) for a in hidden_avals))
         self.last_signal = LearningSignal(tuple(jnp.zeros(a.shape, a.dtype) for a in hidden_avals))
         self._step_fn = self._build_step()
+        self._summed_step_fn = None
         return self.graph
 
     def validate_graph(self, record, plan):
@@ -124,7 +127,14 @@ class ETraceAlgorithm(brainstate.nn.Module):
             out.append(jnp.asarray(xm, dtype=a.dtype))
         return out
 
-    def _build_step(self):
+    def _build_step(self, summed: bool = False):
+        """The online step as a ``custom_vjp`` function.
+
+        ``summed=True`` builds the variant used under ``grad(vmap(learner))`` with
+        shared weights: its backward pass returns batch totals for the weights
+        (see :mod:`.batch_sum`), so trace contractions accumulate over the batch
+        instead of writing out a weight-sized product per sample.
+        """
         plan = self._plan
         algo = self
 
@@ -162,11 +172,20 @@ class ETraceAlgorithm(brainstate.nn.Module):
                 _, vjp_immediate = jax.vjp(
                     lambda pp: plan.hidden_from_writes(plan.run(pp, h, o, args)[1]), p)
             zeros = jax.tree.map(_zero_cotangent, (h, o, args, traces))
-            res = (vjp_signal, vjp_weights, vjp_immediate, new_traces, operands, p, zeros)
+            res = (vjp_signal, vjp_weights, vjp_immediate, new_traces, operands, p, zeros,
+                   (h, args) if summed else None)
             return (outs, writes, new_traces), res
 
         def bwd(res, cots):
-            vjp_signal, vjp_weights, vjp_immediate, new_traces, operands, p, zeros = res
+            if not summed:
+                return bwd_parts(res, cots)
+            with summing_over_batch():
+                cot_p, *rest = bwd_parts(res, cots)
+            refs = res[-1]       # the per-sample (batched) step operands
+            return (tuple(batch_total(c, refs) for c in cot_p), *rest)
+
+        def bwd_parts(res, cots):
+            vjp_signal, vjp_weights, vjp_immediate, new_traces, operands, p, zeros, _ = res
             cot_out, cot_writes, _ = cots
             cot_p, g_out = vjp_signal(tuple(cot_out))
             g = tuple(a + cot_writes[i] for a, i in zip(g_out, plan.hidden_write_pos))
@@ -212,6 +231,14 @@ class ETraceAlgorithm(brainstate.nn.Module):
         self._forward_parts = forward_parts
         return online_step
 
+    def _step_for(self, p, per_sample):
+        """The step variant for this call: batch totals under ``vmap`` with shared weights."""
+        if self.batch_totals and called_under_shared_vmap(p, per_sample):
+            if getattr(self, '_summed_step_fn', None) is None:
+                self._summed_step_fn = self._build_step(summed=True)
+            return self._summed_step_fn
+        return self._step_fn
+
     def update(self, *inputs, **kwargs):
         """One online step (or, with ``vjp_method='multi-step'``, one window of steps)."""
         if self.vjp_method == 'multi-step':
@@ -219,8 +246,8 @@ class ETraceAlgorithm(brainstate.nn.Module):
         args = self._check_inputs(inputs, kwargs)
         plan = self._plan
         p, h, o = plan.split(plan.read_state_leaves())
-        outs, writes, new_traces = self._step_fn(p, self.signal_probe.value, h, o, tuple(args),
-                                                 self.etrace.value)
+        step = self._step_for(p, (h, args))
+        outs, writes, new_traces = step(p, self.signal_probe.value, h, o, tuple(args), self.etrace.value)
         plan.write_states(list(writes))
         self.etrace.value = new_traces
         return jax.tree.unflatten(plan.cap.out_tree, list(outs))
@@ -236,7 +263,8 @@ class ETraceAlgorithm(brainstate.nn.Module):
         plan = self._plan
         p, h, o = plan.split(plan.read_state_leaves())
         first = tuple(a[0] for a in args)
-        outs0, writes, traces = self._step_fn(p, self.signal_probe.value, h, o, first, self.etrace.value)
+        step = self._step_for(p, (h, first))
+        outs0, writes, traces = step(p, self.signal_probe.value, h, o, first, self.etrace.value)
         forward_parts = self._forward_parts
 
         def body(carry, xs):

@@ -22,6 +22,8 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
+from .batch_sum import summed_contraction, summing
+
 __all__ = ['TraceEngine', 'ParamDimEngine', 'IODimEngine', 'LowRankEngine', 'dmul', 'trace_nbytes']
 
 
@@ -62,6 +64,8 @@ def position_sum(fn, n_lead, *arrays):
     """
     cpu = on_cpu()
     if n_lead == 0:
+        if cpu and summing():       # under vmap with batch totals: accumulate over the batch
+            return summed_contraction(fn, lambda f, *a: position_sum(f, 1, *a))(*arrays)
         return jax.lax.optimization_barrier(fn(*arrays)) if cpu else fn(*arrays)
     if not cpu:
         return jax.vmap(fn)(*[a.reshape((-1,) + a.shape[n_lead:]) for a in arrays]).sum(0)

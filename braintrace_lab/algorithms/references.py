@@ -44,6 +44,7 @@ class RTRL(ETraceAlgorithm):
     >>> grads = brainstate.transform.grad(lambda: loss(learner(x), y), weights)()
     """
     vjp_methods = ('single-step',)
+    batch_totals = False      # its own step: per-sample cotangents, summed by JAX
 
     def __init__(self, model, max_entries: float = 5e7, name=None, vjp_method='single-step', trace_dtype=None):
         super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)

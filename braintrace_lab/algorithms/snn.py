@@ -99,13 +99,13 @@ class EProp(ETraceAlgorithm):
         if not (isinstance(self.feedback, str) and self.feedback == 'symmetric'):
             self._feedback_ops = build_feedback(plan, self.feedback, self.feedback_seed, type(self).__name__)
 
-    def _build_step(self):
+    def _build_step(self, summed: bool = False):
         if not self._feedback_ops:
-            return super()._build_step()
+            return super()._build_step(summed)
         real = self._plan
         self._plan = FeedbackPlan(real, self._feedback_ops)
         try:
-            return super()._build_step()
+            return super()._build_step(summed)
         finally:
             self._plan = real
 
