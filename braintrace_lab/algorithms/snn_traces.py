@@ -157,6 +157,13 @@ def _owner(model, state):
     return None
 
 
+def _si(q):
+    """A concrete value (or Quantity, in base SI units) as a NumPy array; raises if traced."""
+    if isinstance(q, u.Quantity):
+        return np.asarray(q.mantissa, dtype=float) * float(q.unit.magnitude)
+    return np.asarray(q, dtype=float)
+
+
 def _as_float(val):
     try:
         arr = np.asarray(u.get_mantissa(u.maybe_decimal(val)), dtype=float)
@@ -192,8 +199,10 @@ def group_leak(model, plan, group: int):
         return _as_float(decay)
     tau = getattr(owner, 'tau', None)
     if tau is not None:
-        try:
-            v = _as_float(u.math.exp(-brainstate.environ.get_dt() / tau))
+        try:        # in NumPy: jnp would be staged (not evaluated) when compiled under jit
+            dt = brainstate.environ.get_dt()
+            same_kind = (u.get_unit(tau) == u.UNITLESS) == (u.get_unit(dt) == u.UNITLESS)
+            v = _as_float(np.exp(-_si(dt) / _si(tau))) if same_kind else None
         except Exception:
             v = None
         if v is not None:

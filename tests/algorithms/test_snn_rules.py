@@ -6,7 +6,10 @@ whole-sequence window), then in its exactness regime against D-RTRL or BPTT, wit
 negative controls that fail if a rule's knob has no effect, exact trace memory per
 rule, and the compile-time errors.
 """
+import math
+
 import brainstate
+import brainunit as u
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -363,3 +366,19 @@ def test_compile_by_name(name, kw):
         learner = bl.compile(fx.build(), name, jnp.ones(5), **kw)
         assert learner.is_compiled and learner.trace_memory()['w'] > 0
 
+
+
+@pytest.mark.parametrize('algo', [bl.OTPE, bl.OTTT])
+def test_default_decay_is_the_same_when_compiled_under_jit(algo):
+    """The neuron's leak exp(-dt/tau) is read in NumPy, so a learner compiled inside ``jit``
+    (the seed tutorial compiles inside its jitted step) gets the same decay as an eager one."""
+    fx = get_fixture('lif')
+    with fx.context():
+        x0 = fx.data(T=1, seed=0)[0][0]
+        eager = algo(fx.build())
+        eager.compile_graph(x0)
+        staged = algo(fx.build())
+        brainstate.transform.jit(lambda x: staged.compile_graph(x) and None)(x0)
+        dt_ms = float(brainstate.environ.get_dt() / u.ms)
+        assert staged.decays == eager.decays
+        assert any(abs(v - math.exp(-dt_ms / 5.0)) < 1e-6 for v in eager.decays.values())   # tau 5 ms
