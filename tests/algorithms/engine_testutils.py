@@ -26,3 +26,14 @@ def reference(fx, xs, ys, kind='bptt', dtype=jnp.float32, batch_size=None):
 
 def worst_error(grads, ref):
     return max(r.relative_error for r in agreement(grads, ref).rows)
+
+
+def assert_matches_bptt(fx, algo_cls, seed, T, windows=(None, 3), tol=1e-5):
+    """Run ``algo_cls`` on fixture ``fx`` single-step and windowed; each must equal BPTT. Returns the last learner."""
+    with fx.context():
+        xs, ys = fx.data(T=T, seed=seed)
+        ref, _ = reference(fx, xs, ys)
+        for window in windows:
+            grads, _, learner = online_grads(fx, algo_cls, xs, ys, window=window)
+            assert worst_error(grads, ref) < tol, (fx.name, window)
+    return learner

@@ -11,7 +11,7 @@ import braintrace_lab as bl
 from braintrace_lab.algorithms import engines
 from braintrace_lab.models import get_fixture
 
-from engine_testutils import online_grads, reference, worst_error
+from engine_testutils import assert_matches_bptt, online_grads, worst_error
 
 T = 7
 
@@ -23,13 +23,7 @@ def accelerator_paths(monkeypatch):
 
 @pytest.mark.parametrize('name', ['leaky', 'alif', 'leaky_lora', 'conv_leaky'])
 def test_d_rtrl_accelerator_path_equals_bptt(name, accelerator_paths):
-    fx = get_fixture(name)
-    with fx.context():
-        xs, ys = fx.data(T=T, seed=4)
-        ref, _ = reference(fx, xs, ys)
-        for window in (None, 3):
-            grads, _, _ = online_grads(fx, bl.D_RTRL, xs, ys, window=window)
-            assert worst_error(grads, ref) < 1e-5, (name, window)
+    assert_matches_bptt(get_fixture(name), bl.D_RTRL, seed=4, T=T)
 
 
 @pytest.mark.parametrize('dtype', [jnp.float32, jnp.bfloat16])
