@@ -8,9 +8,11 @@ sees that it is called this way, its backward pass instead returns batch
 *totals* (a cotangent without a batch axis is taken by JAX as the total for an
 unbatched weight):
 
-* :func:`batch_total` turns a per-sample contribution into the total;
 * :func:`summed_contraction` lets the engine contract trace and signal with the
-  batch as a leading position axis (one pass, accumulated), giving the total.
+  batch as a leading position axis (one accumulated pass) and hand back an equal
+  per-sample share of the total, without a batch axis;
+* :func:`batch_total` turns the per-sample cotangent (batched values and such
+  shares alike) into the total.
 
 A learner called any other way (no ``vmap``, ``vmap(grad(...))`` for per-sample
 gradients, per-sample weights) keeps per-sample cotangents.
