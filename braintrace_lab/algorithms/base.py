@@ -182,7 +182,9 @@ class ETraceAlgorithm(brainstate.nn.Module):
             with summing_over_batch():
                 cot_p, *rest = bwd_parts(res, cots)
             refs = res[-1]       # the per-sample (batched) step operands
-            return (tuple(batch_total(c, refs) for c in cot_p), *rest)
+            totals = tuple(c if getattr(c, 'dtype', None) == jax.dtypes.float0 else batch_total(c, refs)
+                           for c in cot_p)
+            return (totals, *rest)
 
         def bwd_parts(res, cots):
             vjp_signal, vjp_weights, vjp_immediate, new_traces, operands, p, zeros, _ = res
