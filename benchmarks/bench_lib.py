@@ -198,14 +198,18 @@ def make_step(model, method, batch, kind=None, package='lab', info=None):
         learner = factory(model)
         fresh(xs[0, 0], learner)
         net = brainstate.nn.Vmap(learner, vmap_states='new')
-
-        def body(acc, x):
-            g = brainstate.transform.grad(lambda: _loss(net(x), ys), weights)()
-            return jax.tree.map(jnp.add, acc, g), None
-        zero = jax.tree.map(jnp.zeros_like, weights.to_dict_values())
-        return brainstate.transform.scan(body, zero, xs)[0]
+        return _summed_step_grads(net, weights, xs, ys)
 
     return brainstate.transform.jit(train_step)
+
+
+def _summed_step_grads(net, weights, xs, ys):
+    """The online rules' step: ``grad`` of each step's loss inside a scan over time, summed."""
+    def body(acc, x):
+        g = brainstate.transform.grad(lambda: _loss(net(x), ys), weights)()
+        return jax.tree.map(jnp.add, acc, g), None
+    zero = jax.tree.map(jnp.zeros_like, weights.to_dict_values())
+    return brainstate.transform.scan(body, zero, xs)[0]
 
 
 def _make_batched_step(model, method, batch, kind, package, weights, info=None):
@@ -220,11 +224,7 @@ def _make_batched_step(model, method, batch, kind, package, weights, info=None):
         if info is not None and hasattr(learner, 'trace_memory'):
             info['trace_mb'] = sum(learner.trace_memory().values()) / 2 ** 20
 
-        def body(acc, x):
-            g = brainstate.transform.grad(lambda: _loss(learner(x), ys), weights)()
-            return jax.tree.map(jnp.add, acc, g), None
-        zero = jax.tree.map(jnp.zeros_like, weights.to_dict_values())
-        return brainstate.transform.scan(body, zero, xs)[0]
+        return _summed_step_grads(learner, weights, xs, ys)
 
     return brainstate.transform.jit(train_step)
 

@@ -75,6 +75,18 @@ def position_sum(fn, n_lead, *arrays):
     return jax.lax.fori_loop(0, flat[0].shape[0], body, jnp.zeros(out.shape, out.dtype))
 
 
+def factor_grads(trace, rule, operands, sig):
+    """Weight gradients of an input-factor trace ``{'x', ['one']}`` and a per-output signal ``sig (..., O)``:
+    ``dW = sum_pos x (x) sig`` (and ``db = sum_pos one * sig``); sparse ops keep their stored entries."""
+    n_lead = len(_lead(rule))
+    if rule.family == 'sparse':
+        rows, cols = rule.sparse_indices(operands)
+        return (_sum_lead(trace['x'][..., rows] * sig[..., cols], n_lead),)
+    dW = jnp.einsum('...i,...o->io', trace['x'], sig.astype(trace['x'].dtype))
+    db = _sum_lead(trace['one'][..., None] * sig, n_lead) if 'one' in trace else None
+    return rule.dense_to_operands(operands, dW, db)
+
+
 @dataclasses.dataclass(frozen=True)
 class TraceEngine:
     """Base class: ``init``, ``update`` and ``grads`` for one relation."""
@@ -199,14 +211,7 @@ class IODimEngine(TraceEngine):
     def grads(self, trace, rule, operands, g):
         if rule.family == 'elementwise':
             return self._ew_grads(trace, rule, g)
-        n_lead = len(_lead(rule))
-        sig = jnp.sum(trace['f'] * g, axis=-1)           # (..., O)
-        if rule.family == 'sparse':
-            rows, cols = rule.sparse_indices(operands)
-            return (_sum_lead(trace['x'][..., rows] * sig[..., cols], n_lead),)
-        dW = jnp.einsum('...i,...o->io', trace['x'], sig.astype(trace['x'].dtype))
-        db = _sum_lead(trace['one'][..., None] * sig, n_lead) if 'one' in trace else None
-        return rule.dense_to_operands(operands, dW, db)
+        return factor_grads(trace, rule, operands, jnp.sum(trace['f'] * g, axis=-1))
 
 
 @dataclasses.dataclass(frozen=True)

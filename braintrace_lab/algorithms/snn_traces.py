@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .engines import TraceEngine, _lead, _sum_lead
+from .engines import TraceEngine, _lead, factor_grads
 
 __all__ = ['KappaFilter', 'PresynapticTrace', 'ProjectedSignal', 'PER_STEP_KEY', 'group_leak',
            'check_unit_interval']
@@ -111,13 +111,7 @@ class PresynapticTrace(TraceEngine):
         sig = jnp.sum(trace[PER_STEP_KEY] * g, axis=-1)       # (..., O): dL/dy of the op
         if rule.family == 'elementwise':
             return (rule.reduce_to_weight(trace['x'] * sig),)
-        n_lead = len(_lead(rule))
-        if rule.family == 'sparse':
-            rows, cols = rule.sparse_indices(operands)
-            return (_sum_lead(trace['x'][..., rows] * sig[..., cols], n_lead),)
-        dW = jnp.einsum('...i,...o->io', trace['x'], sig.astype(trace['x'].dtype))
-        db = _sum_lead(trace['one'][..., None] * sig, n_lead) if 'one' in trace else None
-        return rule.dense_to_operands(operands, dW, db)
+        return factor_grads(trace, rule, operands, sig)
 
 
 class ProjectedSignal:
