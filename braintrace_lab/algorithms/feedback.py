@@ -29,28 +29,16 @@ import jax.numpy as jnp
 import numpy as np
 from jax.extend.core import Literal
 
+from ..compiler.analysis import propagate_bits
 from ..errors import CompilationError
 from ..ops._primitive import etp_op_p
 
 __all__ = ['FixedRandomFeedback', 'TargetProjection', 'readout_ops', 'output_groups', 'FeedbackPlan']
 
 
-def _cut_propagate(plan, seed_bits, op_bit):
-    """Forward bit sets over the step's jaxpr; ETP op outputs carry only ``op_bit(k)``."""
-    invars = set(plan.jaxpr.invars)
-    bits = {v: b for v, b in seed_bits.items() if v in invars}
-    k = 0
-    for eqn in plan.jaxpr.eqns:
-        if eqn.primitive is etp_op_p:
-            out = op_bit(k)
-            k += 1
-        else:
-            out = 0
-            for v in eqn.invars:
-                if not isinstance(v, Literal):
-                    out |= bits.get(v, 0)
-        for v in eqn.outvars:
-            bits[v] = out | seed_bits.get(v, 0)
+def _cut_reach(plan, seeds, op_bit):
+    """Bits reaching the model outputs when every ETP op output carries only ``op_bit(k)``."""
+    bits = propagate_bits(plan.jaxpr, seeds, lambda eqn, k, in_bits: op_bit(k))
     reach = 0
     for v in plan.jaxpr.outvars[:plan.n_out]:
         if not isinstance(v, Literal):
@@ -60,19 +48,13 @@ def _cut_propagate(plan, seed_bits, op_bit):
 
 def readout_ops(plan) -> list:
     """Indices of the ETP ops whose output reaches a model output through no other ETP op."""
-    reach = _cut_propagate(plan, {}, lambda k: 1 << k)
+    reach = _cut_reach(plan, {}, lambda k: 1 << k)
     return [op.index for op in plan.ops if reach >> op.index & 1]
 
 
 def output_groups(plan) -> set:
     """Hidden groups whose new value reaches a model output through no ETP op."""
-    seeds = {}
-    for gi, g in enumerate(plan.groups):
-        for i in g:
-            v = plan.leaves[plan.hidden_ids[i]].outvar
-            if v is not None and not isinstance(v, Literal):
-                seeds[v] = seeds.get(v, 0) | (1 << gi)
-    reach = _cut_propagate(plan, seeds, lambda k: 0)
+    reach = _cut_reach(plan, plan.group_outvar_bits(), lambda k: 0)
     return {gi for gi in range(len(plan.groups)) if reach >> gi & 1}
 
 

@@ -11,12 +11,15 @@ when the cut transition is position-diagonal (the compiler checks the structure)
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 from typing import Dict, List, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 from jax.extend.core import Literal
 
+from ..compiler.analysis import propagate_bits
 from ..compiler.graph import CompiledGraph
 from ..compiler.interpreter import evaluate
 from .coupled import input_is_positionwise, matmul_self_term
@@ -152,24 +155,24 @@ class StepPlan:
             outs = tuple(a + (b - sg(b)) for a, b in zip(outs, extra))
         return outs, (tuple(writes), record)
 
+    def group_outvar_bits(self):
+        """``{new-value variable: bit of its hidden group}`` for every hidden group."""
+        seeds = {}
+        for gi, g in enumerate(self.groups):
+            for i in g:
+                v = self.leaves[self.hidden_ids[i]].outvar
+                if v is not None and not isinstance(v, Literal):
+                    seeds[v] = seeds.get(v, 0) | (1 << gi)
+        return seeds
+
     @property
     def feeding_groups(self):
         """Groups whose new value reaches another group's new value within one step (through an op)."""
         if not hasattr(self, '_feeding'):
-            seeds = {}
-            for gi, g in enumerate(self.groups):
-                for i in g:
-                    v = self.leaves[self.hidden_ids[i]].outvar
-                    if v is not None and not isinstance(v, Literal):
-                        seeds[v] = seeds.get(v, 0) | (1 << gi)
-            bits = {}
-            for eqn in self.jaxpr.eqns:
-                b = 0
-                for v in eqn.invars:
-                    if not isinstance(v, Literal):
-                        b |= bits.get(v, 0)
-                for v in eqn.outvars:
-                    bits[v] = b | seeds.get(v, 0)
+            invars = set(self.jaxpr.invars)
+            seeds = {v: b for v, b in self.group_outvar_bits().items() if v not in invars}
+            bits = propagate_bits(self.jaxpr, seeds, lambda eqn, k, in_bits: functools.reduce(
+                operator.or_, in_bits, 0))
             found = set()
             for v, own in seeds.items():
                 found |= {gi for gi in range(len(self.groups)) if (bits.get(v, 0) & ~own) >> gi & 1}

@@ -25,7 +25,7 @@ from ..errors import CompilationError
 from ..ops._primitive import etp_op_p
 from .capture import StepCapture
 
-__all__ = ['LeafInfo', 'OpInfo', 'Analysis', 'analyse']
+__all__ = ['LeafInfo', 'OpInfo', 'Analysis', 'analyse', 'propagate_bits']
 
 
 @dataclasses.dataclass
@@ -112,9 +112,14 @@ def _leaf_key_names(tree, value):
     return paths
 
 
-def _propagate(jaxpr, seeds: Dict[object, int], etp_rule):
-    """Forward bit-set propagation; ``etp_rule(eqn, k, in_bits) -> out_bits`` for ETP ops."""
-    bits = dict(seeds)
+def propagate_bits(jaxpr, seeds: Dict[object, int], etp_rule):
+    """Forward bit-set propagation; ``etp_rule(eqn, k, in_bits) -> out_bits`` for ETP ops.
+
+    ``seeds`` may name input variables (their starting bits) and equation outputs (bits
+    added to whatever the equation produces).
+    """
+    invars = set(jaxpr.invars)
+    bits = {v: b for v, b in seeds.items() if v in invars}
     k = 0
     for eqn in jaxpr.eqns:
         in_bits = [0 if isinstance(v, Literal) else bits.get(v, 0) for v in eqn.invars]
@@ -126,7 +131,7 @@ def _propagate(jaxpr, seeds: Dict[object, int], etp_rule):
             for b in in_bits:
                 out |= b
         for v in eqn.outvars:
-            bits[v] = out
+            bits[v] = out | seeds.get(v, 0)
     return bits
 
 
@@ -182,7 +187,7 @@ def analyse(cap: StepCapture, names: Dict[int, str]) -> Analysis:
     seeds = {leaves[n].invar: 1 << b for b, n in enumerate(hidden)}
     n_h = len(hidden)
     n_ops = sum(1 for e in jaxpr.eqns if e.primitive is etp_op_p)
-    cut = _propagate(jaxpr, seeds, lambda eqn, k, ib: 1 << (n_h + k))
+    cut = propagate_bits(jaxpr, seeds, lambda eqn, k, ib: 1 << (n_h + k))
     op_mask = ((1 << n_ops) - 1) << n_h
 
     # union-find over hidden leaves
@@ -220,7 +225,7 @@ def analyse(cap: StepCapture, names: Dict[int, str]) -> Analysis:
             group_of[n] = gi
 
     # ---- pass 2: op bits through everything
-    through = _propagate(jaxpr, {}, lambda eqn, k, ib: _or(ib) | (1 << k))
+    through = propagate_bits(jaxpr, {}, lambda eqn, k, ib: _or(ib) | (1 << k))
     # ---- pass 3: parameter bits, not through ETP weight operands; pass 4: through everything
     pseeds = {leaves[n].invar: 1 << b for b, n in enumerate(params)}
 
@@ -230,8 +235,8 @@ def analyse(cap: StepCapture, names: Dict[int, str]) -> Analysis:
         n_w = eqn.params['spec'].n_weights
         return out | _or(ib[n_in + n_w:])
 
-    plain = _propagate(jaxpr, pseeds, plain_rule)
-    full = _propagate(jaxpr, pseeds, lambda eqn, k, ib: _or(ib))
+    plain = propagate_bits(jaxpr, pseeds, plain_rule)
+    full = propagate_bits(jaxpr, pseeds, lambda eqn, k, ib: _or(ib))
     param_bit = {n: b for b, n in enumerate(params)}
 
     out_vars = jaxpr.outvars[:cap.n_out_leaves]
