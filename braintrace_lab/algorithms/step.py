@@ -195,38 +195,34 @@ class StepPlan:
             return self.hidden_from_writes(writes)
 
         ys0 = tuple(ys_all[k] for k in rel_ops)
-        _, lin = jax.linearize(T, tuple(h), ys0)
-        tangents_h, tangents_y = [], []
-        zeros_h = tuple(jnp.zeros_like(x) for x in h)
-        zeros_y = tuple(jnp.zeros_like(y) for y in ys0)
-        for g in self.groups:
-            for i in g:
-                th = list(zeros_h)
-                th[i] = jnp.ones_like(h[i])
-                tangents_h.append(tuple(th))
-                tangents_y.append(zeros_y)
-        for j in range(len(rel_ops)):
-            ty = list(zeros_y)
-            ty[j] = jnp.ones_like(ys0[j])
-            tangents_h.append(zeros_h)
-            tangents_y.append(tuple(ty))
-        stack = lambda ts: jax.tree.map(lambda *xs: jnp.stack(xs), *ts)
-        res = jax.vmap(lin)(stack(tangents_h), stack(tangents_y))   # tuple over hidden leaves, each (n_t, ...)
-        D, row = [], 0
-        for g in self.groups:
+
+        def column(fn, x):
+            # one JVP per input with an all-ones tangent and every other input closed over:
+            # XLA then sees only the paths from that input (no stacked one-hot tangents to multiply through)
+            return jax.jvp(fn, (x,), (jnp.ones_like(x),))[1]
+
+        def with_h(i):
+            return lambda v: T(tuple(v if k == i else x for k, x in enumerate(h)), ys0)
+
+        def with_y(j):
+            return lambda v: T(tuple(h), tuple(v if k == j else y for k, y in enumerate(ys0)))
+
+        D = []
+        for gi, g in enumerate(self.groups):
+            if gi in self.mixing_groups:     # states mixed through a non-diagonal op: exact block
+                D.append(self._exact_block(lambda hh: T(hh, ys0), h, g, g))
+                continue
             cols = []
-            for _ in g:
-                cols.append(jnp.stack([res[i][row] for i in g], axis=-1))   # (*vs, S_out)
-                row += 1
+            for i in g:
+                out = column(with_h(i), h[i])
+                cols.append(jnp.stack([out[k] for k in g], axis=-1))       # (*vs, S_out)
             D.append(jnp.stack(cols, axis=-1))                             # (*vs, S_out, S_in)
         Df = {}
         for j, k in enumerate(rel_ops):
+            out = column(with_y(j), ys0[j])
             for r in self.relations:
                 if r.op == k:
-                    Df[r.key] = jnp.stack([res[i][row] for i in self.groups[r.group]], axis=-1)
-            row += 1
-        for gi in self.mixing_groups:
-            D[gi] = self._exact_block(lambda hh: T(hh, ys0), h, self.groups[gi], self.groups[gi])
+                    Df[r.key] = jnp.stack([out[i] for i in self.groups[r.group]], axis=-1)
         if coupled:
             for r in self.relations:
                 self_term = self._self_term(r, p, h, o, args, record)            # (*vs, S_in)
