@@ -337,6 +337,8 @@ def main(argv=None):
     ap.add_argument('--worker', default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     methods = [m for m in args.methods.split(',') if m]
+    if args.quick and args.methods == ','.join(ALL):
+        methods.append('pp_prop@same_weights')     # the quick row is a GRU: also compare equal work
 
     if args.worker:
         return worker(tuple(json.loads(args.worker)), methods, args.quick)
