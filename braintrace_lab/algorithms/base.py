@@ -236,7 +236,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
     def _step_for(self, p, per_sample):
         """The step variant for this call: batch totals under ``vmap`` with shared weights."""
         if self.batch_totals and called_under_shared_vmap(p, per_sample):
-            if getattr(self, '_summed_step_fn', None) is None:
+            if self._summed_step_fn is None:          # built on first use
                 self._summed_step_fn = self._build_step(summed=True)
             return self._summed_step_fn
         return self._step_fn
