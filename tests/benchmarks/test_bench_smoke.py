@@ -47,3 +47,32 @@ def test_methods_and_skips():
     assert set(bench_run.SNN) == {r.lower() for r in bench_lib.SNN_RULES}
     assert bench_run.skip_reason(('gru', 1024, 128, 10000), 'd_rtrl', 'cpu')
     assert bench_run.skip_reason(('gru', 64, 16, 100), 'pp_prop', 'cpu') is None
+
+
+def _load_script(name):
+    spec = importlib.util.spec_from_file_location(f'bench_{name}', BENCH / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_accumulation_bound_programs_agree_and_tabulate():
+    bound = _load_script('accumulation_bound')
+    programs = bound.recurrence_programs(hidden=6, batch=3, inputs=4, T=6, chunks=[2, 3])
+    import jax
+    import jax.numpy as jnp
+    W = jax.random.normal(jax.random.PRNGKey(1), (10, 6)) * 0.3
+    xs = jax.random.normal(jax.random.PRNGKey(2), (6, 3, 4))
+    h_fwd = programs['forward'](W, xs)
+    (h_step, acc_step), (h_c2, acc_c2), (h_c3, acc_c3) = (programs[k](W, xs) for k in ('per_step', 'chunk 2', 'chunk 3'))
+    for h in (h_step, h_c2, h_c3):
+        assert jnp.allclose(h, h_fwd, atol=1e-6)
+    assert float(jnp.abs(acc_step).max()) > 0          # the accumulator really collects products
+    assert jnp.allclose(acc_c2, acc_step, atol=1e-5) and jnp.allclose(acc_c3, acc_step, atol=1e-5)
+    with pytest.raises(ValueError, match='chunk 4 does not divide T=6'):
+        bound.recurrence_programs(hidden=6, batch=3, inputs=4, T=6, chunks=[4])
+    rows = bound.main(['--hidden', '4', '--batch', '2', '--T', '4', '--chunks', '2', '--rounds', '1'])
+    (label, times), = rows
+    assert label == '4 2 4' and set(times) == {'forward', 'per_step', 'chunk 2'}
+    assert all(0 < t < 60_000 for t in times.values())
+    assert '(1.00x)' in bound.table(rows)
