@@ -192,6 +192,9 @@ def make_step(model, method, batch, kind=None, package='lab', info=None):
 
     if method.endswith('@batched'):
         return _make_batched_step(model, method[:-len('@batched')], batch, kind, package, weights, info)
+    if '@chunk' in method:                 # e.g. pp_prop@chunk20: batched model, etrace_grad(chunk=20)
+        rule, k = method.split('@chunk')
+        return _make_batched_step(model, rule, batch, kind, package, weights, info, chunk=int(k))
     factory = online_rules(package, kind)[method]
 
     def train_step(xs, ys):
@@ -212,9 +215,11 @@ def _summed_step_grads(net, weights, xs, ys):
     return brainstate.transform.scan(body, zero, xs)[0]
 
 
-def _make_batched_step(model, method, batch, kind, package, weights, info=None):
+def _make_batched_step(model, method, batch, kind, package, weights, info=None, chunk=None):
     """The same step on a batched model: states ``(batch, ...)``, the learner compiled on a
-    batched input (the batch is a leading position axis to the engine), no ``Vmap``."""
+    batched input (the batch is a leading position axis to the engine), no ``Vmap``.
+    With ``chunk`` the engine's own driver runs the sequence, ``etrace_grad(chunk=chunk)``
+    (the same summed gradient; the factor products are added once per ``chunk`` steps)."""
     factory = online_rules(package, kind)[method]
 
     def train_step(xs, ys):
@@ -223,7 +228,9 @@ def _make_batched_step(model, method, batch, kind, package, weights, info=None):
         learner.compile_graph(xs[0])
         if info is not None and hasattr(learner, 'trace_memory'):
             info['trace_mb'] = sum(learner.trace_memory().values()) / 2 ** 20
-
+        if chunk is not None:
+            grads, _ = learner.etrace_grad(xs, None, lambda out, t: _loss(out, ys), params=weights, chunk=chunk)
+            return grads
         return _summed_step_grads(learner, weights, xs, ys)
 
     return brainstate.transform.jit(train_step)

@@ -67,6 +67,8 @@ class ETraceAlgorithm(brainstate.nn.Module):
         self.trace_dtype = trace_dtype
         self._plan: Optional[StepPlan] = None
         self.graph = None
+        self._step_variants = {}
+        self._deferred = frozenset()
 
     # ------------------------------------------------------------------ compile
     def make_engine(self, relation):
@@ -90,7 +92,8 @@ class ETraceAlgorithm(brainstate.nn.Module):
         self.signal_probe = brainstate.ShortTermState(tuple(jnp.zeros(a.shape, a.dtype) for a in hidden_avals))
         self.last_signal = LearningSignal(tuple(jnp.zeros(a.shape, a.dtype) for a in hidden_avals))
         self._step_fn = self._build_step()
-        self._summed_step_fn = None
+        self._step_variants = {}      # (batch totals, deferred relations) -> step, built on first use
+        self._deferred = frozenset()
         return self.graph
 
     def validate_graph(self, record, plan):
@@ -127,13 +130,15 @@ class ETraceAlgorithm(brainstate.nn.Module):
             out.append(jnp.asarray(xm, dtype=a.dtype))
         return out
 
-    def _build_step(self, summed: bool = False):
+    def _build_step(self, summed: bool = False, deferred=frozenset()):
         """The online step as a ``custom_vjp`` function.
 
         ``summed=True`` builds the variant used under ``grad(vmap(learner))`` with
         shared weights: its backward pass returns batch totals for the weights
         (see :mod:`.batch_sum`), so trace contractions accumulate over the batch
         instead of writing out a weight-sized product per sample.
+        ``deferred`` names relations whose weight gradient the backward pass leaves
+        out because a sequence driver adds it itself (``etrace_grad(chunk=K)``).
         """
         plan = self._plan
         algo = self
@@ -195,6 +200,8 @@ class ETraceAlgorithm(brainstate.nn.Module):
             cot_p = list(cot_p)
             op_cots = {}
             for rel in plan.relations:
+                if rel.key in deferred:
+                    continue
                 gs = jnp.stack([g[i] for i in plan.groups[rel.group]], axis=-1)
                 cots_w = rel.engine.grads(new_traces[rel.key], rel.rule, operands[rel.op], gs)
                 acc = op_cots.setdefault(rel.op, [None] * len(cots_w))
@@ -234,12 +241,16 @@ class ETraceAlgorithm(brainstate.nn.Module):
         return online_step
 
     def _step_for(self, p, per_sample):
-        """The step variant for this call: batch totals under ``vmap`` with shared weights."""
-        if self.batch_totals and called_under_shared_vmap(p, per_sample):
-            if self._summed_step_fn is None:          # built on first use
-                self._summed_step_fn = self._build_step(summed=True)
-            return self._summed_step_fn
-        return self._step_fn
+        """The step variant for this call: batch totals under ``vmap`` with shared weights,
+        and without the weight gradients a chunking driver sums itself."""
+        summed = bool(self.batch_totals and called_under_shared_vmap(p, per_sample))
+        if not summed and not self._deferred:
+            return self._step_fn
+        key = (summed, self._deferred)
+        if key not in self._step_variants:
+            extra = {'deferred': self._deferred} if self._deferred else {}
+            self._step_variants[key] = self._build_step(summed=summed, **extra)
+        return self._step_variants[key]
 
     def update(self, *inputs, **kwargs):
         """One online step (or, with ``vjp_method='multi-step'``, one window of steps)."""
@@ -294,10 +305,10 @@ class ETraceAlgorithm(brainstate.nn.Module):
                 o[j] = writes[wp]
         return tuple(o)
 
-    def etrace_grad(self, xs, ys=None, loss_fn=None, params=None, window=None):
+    def etrace_grad(self, xs, ys=None, loss_fn=None, params=None, window=None, chunk=None):
         """Summed online gradient and per-step losses over a sequence (see :func:`etrace_grad`)."""
         from .driver import etrace_grad
-        return etrace_grad(self, xs, ys, loss_fn, params=params, window=window)
+        return etrace_grad(self, xs, ys, loss_fn, params=params, window=window, chunk=chunk)
 
     # ------------------------------------------------------------------ introspection
     @property

@@ -21,7 +21,8 @@ def _step_loss(loss_fn, ys):
     return lambda out, t: loss_fn(out, jax.tree.map(lambda y: y[t], ys))
 
 
-def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, window: Optional[int] = None):
+def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, window: Optional[int] = None,
+                chunk: Optional[int] = None):
     """Online gradient of ``sum_t loss`` over a sequence, and the per-step losses.
 
     ``loss_fn(out, y_t)`` when ``ys`` is given, else ``loss_fn(out, t)``. With
@@ -29,6 +30,12 @@ def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, win
     built with ``vjp_method='multi-step'`` and receives ``window`` inputs per call.
     States and traces carry on from call to call. The last learning signal is
     stored for :meth:`ETraceAlgorithm.learning_signals`.
+
+    ``chunk=K`` (one input at a time only) gives the same sum computed in a different
+    order: for factorised traces (pp_prop and its relatives, dense weights) the
+    per-step products ``x (x) sig`` are collected for ``K`` steps and added as one
+    ``(I x K*B)(K*B x O)`` product, which is faster where the weight is large
+    (see :mod:`.chunked`). Other weights keep their per-step gradients.
 
     >>> grads, losses = learner.etrace_grad(xs, ys, lambda out, y: ce(out, y))
     """
@@ -42,7 +49,14 @@ def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, win
     read = {id(st) for st in learner._plan.cap.states}
     unused = {k: v for k, v in params.items() if id(v) not in read}     # zero gradient, reported
     params = {k: v for k, v in params.items() if id(v) in read}
-    grads, losses = _run(learner, xs, step_loss, params, window, T)
+    if chunk is not None:
+        if window is not None:
+            raise ValueError('etrace_grad: pass either window= (multi-step windows) or chunk= (one input at a '
+                             'time, gradients added in chunks), not both.')
+        from .chunked import run_chunked
+        grads, losses = run_chunked(learner, xs, step_loss, params, chunk, T, _PROBE)
+    else:
+        grads, losses = _run(learner, xs, step_loss, params, window, T)
     for k, v in unused.items():
         grads[k] = jax.tree.map(jnp.zeros_like, v.value)
     return grads, losses

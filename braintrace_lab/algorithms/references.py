@@ -187,11 +187,11 @@ class TBPTT(ETraceAlgorithm):
     def make_engine(self, relation):
         return IODimEngine(dtype=self.trace_dtype, x_decay=0.0, f_decay=0.0, f_scale=1.0, f_uses_D=True)
 
-    def etrace_grad(self, xs, ys=None, loss_fn=None, params=None, window=None):
+    def etrace_grad(self, xs, ys=None, loss_fn=None, params=None, window=None, chunk=None):
         """Summed gradient over windows of ``k`` steps (``k = T`` for :class:`BPTT`) and the losses."""
         if window is None:
             window = self.k if self.k is not None else int(jax.tree.leaves(xs)[0].shape[0])
-        return super().etrace_grad(xs, ys, loss_fn, params=params, window=window)
+        return super().etrace_grad(xs, ys, loss_fn, params=params, window=window, chunk=chunk)
 
 
 class BPTT(TBPTT):

@@ -99,13 +99,13 @@ class EProp(ETraceAlgorithm):
         if not (isinstance(self.feedback, str) and self.feedback == 'symmetric'):
             self._feedback_ops = build_feedback(plan, self.feedback, self.feedback_seed, type(self).__name__)
 
-    def _build_step(self, summed: bool = False):
+    def _build_step(self, summed: bool = False, **kwargs):
         if not self._feedback_ops:
-            return super()._build_step(summed)
+            return super()._build_step(summed, **kwargs)
         real = self._plan
         self._plan = FeedbackPlan(real, self._feedback_ops)
         try:
-            return super()._build_step(summed)
+            return super()._build_step(summed, **kwargs)
         finally:
             self._plan = real
 
@@ -297,7 +297,7 @@ class OSTTP(ETraceAlgorithm):
         self.etrace.value = tr
         return super().update(*inputs, **kwargs)
 
-    def etrace_grad(self, xs, ys=None, loss_fn=None, params=None, window=None, targets=None):
+    def etrace_grad(self, xs, ys=None, loss_fn=None, params=None, window=None, targets=None, chunk=None):
         """As :func:`etrace_grad`; the projected target at step ``t`` is ``targets[t]`` (default ``ys[t]``)."""
         from .driver import etrace_grad
         tg = ys if targets is None else targets
@@ -305,7 +305,7 @@ class OSTTP(ETraceAlgorithm):
             raise ValueError('OSTTP.etrace_grad needs the targets y* (T, *target_shape): pass ys or targets=.')
         self._paired = True
         try:
-            return etrace_grad(self, (xs, tg), ys, loss_fn, params=params, window=window)
+            return etrace_grad(self, (xs, tg), ys, loss_fn, params=params, window=window, chunk=chunk)
         finally:
             self._paired = False
 
