@@ -93,7 +93,6 @@ class ETraceAlgorithm(brainstate.nn.Module):
         self.last_signal = LearningSignal(tuple(jnp.zeros(a.shape, a.dtype) for a in hidden_avals))
         self._step_fn = self._build_step()
         self._step_variants = {}      # (batch totals, deferred relations) -> step, built on first use
-        self._deferred = frozenset()
         return self.graph
 
     def validate_graph(self, record, plan):
@@ -248,8 +247,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
             return self._step_fn
         key = (summed, self._deferred)
         if key not in self._step_variants:
-            extra = {'deferred': self._deferred} if self._deferred else {}
-            self._step_variants[key] = self._build_step(summed=summed, **extra)
+            self._step_variants[key] = self._build_step(summed=summed, deferred=self._deferred)
         return self._step_variants[key]
 
     def update(self, *inputs, **kwargs):

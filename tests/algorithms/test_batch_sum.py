@@ -23,7 +23,7 @@ def test_batch_totals_equal_per_sample_cotangents(name, algo, opts, monkeypatch)
     built = []
     real = base.ETraceAlgorithm._build_step
     monkeypatch.setattr(base.ETraceAlgorithm, '_build_step',
-                        lambda self, summed=False: built.append(summed) or real(self, summed))
+                        lambda self, summed=False, **kw: built.append(summed) or real(self, summed, **kw))
     fx = get_fixture(name)
     with fx.context():
         xs, ys = fx.data(T=5, seed=21, batch_size=3)
