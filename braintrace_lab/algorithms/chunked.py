@@ -21,7 +21,7 @@ import brainstate
 import jax
 import jax.numpy as jnp
 
-from .engines import IODimEngine
+from .engines import IODimEngine, _sum_lead
 
 __all__ = ['deferrable_relations', 'run_chunked']
 
@@ -65,11 +65,8 @@ def _step_factors(learner, deferred, signal):
     for rel, _ in deferred:
         trace = traces[rel.key]
         g = jnp.stack([signal[i] for i in plan.groups[rel.group]], axis=-1)
-        sig = jnp.sum(trace['f'] * g, axis=-1)                       # (..., O), as IODimEngine.grads
-        db = None
-        if 'one' in trace:
-            n_lead = sig.ndim - 1
-            db = (trace['one'][..., None] * sig).sum(axis=tuple(range(n_lead)))
+        sig = IODimEngine.output_signal(trace, g)                   # (..., O)
+        db = _sum_lead(trace['one'][..., None] * sig, sig.ndim - 1) if 'one' in trace else None
         out.append((trace['x'], sig.astype(trace['x'].dtype), db))
     return out
 

@@ -210,10 +210,15 @@ class IODimEngine(TraceEngine):
             new['one'] = (self.x_decay * trace['one'] + 1.0).astype(dt)
         return new
 
+    @staticmethod
+    def output_signal(trace, g):
+        """``sig = sum_s ef g`` (..., O): the output factor of the weight gradient ``ex (x) sig``."""
+        return jnp.sum(trace['f'] * g, axis=-1)
+
     def grads(self, trace, rule, operands, g):
         if rule.family == 'elementwise':
             return self._ew_grads(trace, rule, g)
-        return factor_grads(trace, rule, operands, jnp.sum(trace['f'] * g, axis=-1))
+        return factor_grads(trace, rule, operands, self.output_signal(trace, g))
 
 
 @dataclasses.dataclass(frozen=True)
