@@ -24,6 +24,7 @@ from ..compiler.graph import compile_graph_internal
 from ..errors import NotCompiledError
 from .batch_sum import batch_total, called_under_shared_vmap, summing_over_batch
 from .engines import trace_nbytes
+from .op_rules import rule_for
 from .step import StepPlan
 
 __all__ = ['ETraceAlgorithm', 'EligibilityTrace', 'ETraceVjpAlgorithm']
@@ -53,6 +54,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
     vjp_methods = ('single-step', 'multi-step')
     coupled_transition = False   # True: D includes the per-position self term through ops (OSTL)
     batch_totals = True          # under grad(vmap(...)) return batch totals for shared weights (batch_sum.py)
+    defers_products = True       # its step can leave weight products to etrace_grad(chunk=K) (chunked.py)
 
     def __init__(self, model, name: Optional[str] = None, vjp_method: str = 'single-step',
                  trace_dtype=None):
@@ -91,6 +93,9 @@ class ETraceAlgorithm(brainstate.nn.Module):
         hidden_avals = [plan.leaves[n].invar.aval for n in plan.hidden_ids]
         self.signal_probe = brainstate.ShortTermState(tuple(jnp.zeros(a.shape, a.dtype) for a in hidden_avals))
         self.last_signal = LearningSignal(tuple(jnp.zeros(a.shape, a.dtype) for a in hidden_avals))
+        # set by etrace_grad(chunk=K) for immediate-only ops it sums itself (chunked.py)
+        self.op_probe = brainstate.ShortTermState(())
+        self.op_inputs = brainstate.ShortTermState(())
         self._step_fn = self._build_step()
         self._step_variants = {}      # (batch totals, deferred relations) -> step, built on first use
         return self.graph
@@ -136,11 +141,20 @@ class ETraceAlgorithm(brainstate.nn.Module):
         shared weights: its backward pass returns batch totals for the weights
         (see :mod:`.batch_sum`), so trace contractions accumulate over the batch
         instead of writing out a weight-sized product per sample.
-        ``deferred`` names relations whose weight gradient the backward pass leaves
-        out because a sequence driver adds it itself (``etrace_grad(chunk=K)``).
+        ``deferred`` names what a sequence driver adds itself (``etrace_grad(chunk=K)``):
+        relation keys (``str``), whose trace gradient the backward pass leaves out, and
+        indices of immediate-only dense ops (``int``), whose weights get no one-step
+        gradient here; instead the step returns each such op's input ``x`` as a fourth
+        output and its output cotangent ``dy`` as the cotangent of a second probe
+        (``probe = (signal probe, op probe)``), and the driver adds ``x^T dy``.
         """
         plan = self._plan
         algo = self
+        imm_ops = tuple(sorted(k for k in deferred if isinstance(k, int)))
+        op_rules = {op.index: rule_for(op.eqn) for op in plan.ops if op.index in imm_ops}
+
+        def op_inputs(record):
+            return tuple(op_rules[k].input_factor(record[k][0]) for k in imm_ops)
 
         def forward_parts(p, h, o, args, traces):
             e0 = tuple(jnp.zeros_like(x) for x in h)
@@ -157,8 +171,8 @@ class ETraceAlgorithm(brainstate.nn.Module):
 
         @jax.custom_vjp
         def online_step(p, probe, h, o, args, traces):
-            outs, writes, new_traces, _, _ = forward_parts(p, h, o, args, traces)
-            return outs, writes, new_traces
+            outs, writes, new_traces, record, _ = forward_parts(p, h, o, args, traces)
+            return outs, writes, new_traces, op_inputs(record)
 
         def fwd(p, probe, h, o, args, traces):
             outs, writes, new_traces, record, vjp_signal = forward_parts(p, h, o, args, traces)
@@ -172,13 +186,16 @@ class ETraceAlgorithm(brainstate.nn.Module):
                                                    + plan.ops[k].spec.n_weights] for k in plan.rel_ops}
                 _, vjp_weights = jax.vjp(weight_operands, p)
             vjp_immediate = None
-            if plan.immediate_params:
-                _, vjp_immediate = jax.vjp(
-                    lambda pp: plan.hidden_from_writes(plan.run(pp, h, o, args)[1]), p)
+            if plan.immediate_params or imm_ops:
+                # deferred ops' outputs are inputs here: their weights get nothing, their outputs dy
+                def new_hidden(pp, ys):
+                    _, new_writes = plan.run(pp, h, o, args, op_override=dict(zip(imm_ops, ys)))
+                    return plan.hidden_from_writes(new_writes)
+                _, vjp_immediate = jax.vjp(new_hidden, p, tuple(record[k][1] for k in imm_ops))
             zeros = jax.tree.map(_zero_cotangent, (h, o, args, traces))
             res = (vjp_signal, vjp_weights, vjp_immediate, new_traces, operands, p, zeros,
                    (h, args) if summed else None)
-            return (outs, writes, new_traces), res
+            return (outs, writes, new_traces, op_inputs(record)), res
 
         def bwd(res, cots):
             if not summed:
@@ -192,7 +209,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
 
         def bwd_parts(res, cots):
             vjp_signal, vjp_weights, vjp_immediate, new_traces, operands, p, zeros, _ = res
-            cot_out, cot_writes, _ = cots
+            cot_out, cot_writes = cots[:2]
             cot_p, g_out = vjp_signal(tuple(cot_out))
             g = tuple(a + cot_writes[i] for a, i in zip(g_out, plan.hidden_write_pos))
             g = algo.learning_signal(g, cot_out, plan)
@@ -228,12 +245,14 @@ class ETraceAlgorithm(brainstate.nn.Module):
                                            for v, c in zip(wvals, got))
                 (chain,) = vjp_weights(full)
                 cot_p = [a + b for a, b in zip(cot_p, chain)]
+            op_cots = ()
             if vjp_immediate is not None:
-                (imm,) = vjp_immediate(g)
+                imm, op_cots = vjp_immediate(g)
                 for i in plan.immediate_params:
                     cot_p[i] = cot_p[i] + imm[i]
             h0, o0, a0, t0 = zeros
-            return tuple(cot_p), tuple(g), h0, o0, a0, t0
+            probe_cot = (tuple(g), tuple(op_cots)) if imm_ops else tuple(g)
+            return tuple(cot_p), probe_cot, h0, o0, a0, t0
 
         online_step.defvjp(fwd, bwd)
         self._forward_parts = forward_parts
@@ -258,9 +277,13 @@ class ETraceAlgorithm(brainstate.nn.Module):
         plan = self._plan
         p, h, o = plan.split(plan.read_state_leaves())
         step = self._step_for(p, (h, args))
-        outs, writes, new_traces = step(p, self.signal_probe.value, h, o, tuple(args), self.etrace.value)
+        imm_ops = any(isinstance(k, int) for k in self._deferred)
+        probe = (self.signal_probe.value, self.op_probe.value) if imm_ops else self.signal_probe.value
+        outs, writes, new_traces, *op_inputs = step(p, probe, h, o, tuple(args), self.etrace.value)
         plan.write_states(list(writes))
         self.etrace.value = new_traces
+        if imm_ops:
+            self.op_inputs.value = op_inputs[0]
         return jax.tree.unflatten(plan.cap.out_tree, list(outs))
 
     def _update_window(self, *inputs, **kwargs):
@@ -275,7 +298,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
         p, h, o = plan.split(plan.read_state_leaves())
         first = tuple(a[0] for a in args)
         step = self._step_for(p, (h, first))
-        outs0, writes, traces = step(p, self.signal_probe.value, h, o, first, self.etrace.value)
+        outs0, writes, traces, *_ = step(p, self.signal_probe.value, h, o, first, self.etrace.value)
         forward_parts = self._forward_parts
 
         def body(carry, xs):

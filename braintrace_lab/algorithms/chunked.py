@@ -1,4 +1,4 @@
-"""``etrace_grad(chunk=K)``: the factor-trace weight gradient added once per ``K`` steps.
+"""``etrace_grad(chunk=K)``: per-step weight products added once per ``K`` steps.
 
 With a factorised trace (``ex (..., I)``, ``ef (..., O, S)``) the gradient of a dense
 weight at step ``t`` is ``dW_t = sum_pos ex_t (x) sig_t`` with ``sig_t = sum_s ef_t g_t``.
@@ -9,75 +9,123 @@ the sequence can keep ``ex_t`` and ``sig_t`` for ``K`` steps and add
     sum_{t in chunk} dW_t = X^T S,   X = [ex_t] (K*pos x I),  S = [sig_t] (K*pos x O),
 
 as one matrix product: the same sum, in another order (``benchmarks/accumulation_bound.py``
-measures what that saves). The learner's backward pass leaves these relations out
+measures what that saves). The one-step gradient of a weight that reaches the state
+only through another weight (a GRU's reset gate) has the same form, ``x_t^T dy_t``
+with the op's input ``x_t`` and output cotangent ``dy_t``, and is deferred the same way.
+The learner's backward pass leaves these products out
 (``ETraceAlgorithm._build_step(deferred=...)``); every other weight keeps its
-per-step gradient. Relations that qualify: an :class:`IODimEngine` trace of a dense
-matrix product whose weights are parameters read directly by the op (a weight with
-units is summed on its mantissa, as the per-step cotangents are).
+per-step gradient. What qualifies: a dense matrix product whose weights are
+parameters read directly by the op (a weight with units is summed on its mantissa,
+as the per-step cotangents are), traced by an :class:`IODimEngine` or immediate-only.
 """
 from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Tuple, Union
 
 import brainstate
 import jax
 import jax.numpy as jnp
 
-from .engines import IODimEngine, _sum_lead
+from .engines import IODimEngine
+from .op_rules import OpRule, rule_for
 
-__all__ = ['deferrable_relations', 'run_chunked']
+__all__ = ['DeferredProduct', 'deferrable', 'run_chunked']
 
 
-def deferrable_relations(learner, params):
-    """``[(relation, [(params key, leaf index) or None per weight operand])]`` for the relations
-    whose gradient the chunking driver can add itself."""
+@dataclasses.dataclass(frozen=True)
+class DeferredProduct:
+    """One weight product the chunking driver adds itself.
+
+    ``key``: the relation key (``'W@op0->g0'``, a factor trace) or the op index
+    (an immediate-only op); ``targets``: per weight operand of the op, the
+    ``(params key, leaf index)`` its gradient is added to, or ``None``; ``group``:
+    the hidden group of a relation's learning signal.
+    """
+    key: Union[str, int]
+    rule: OpRule
+    targets: Tuple[Optional[tuple], ...]
+    group: Optional[int] = None
+
+    @property
+    def immediate(self) -> bool:
+        return isinstance(self.key, int)
+
+
+def _targets(plan, op, key_of):
+    """``(params key, leaf index)`` per weight operand of ``op``, or ``None`` if one is not a direct parameter."""
+    targets = []
+    for pid, direct in zip(op.weight_params, op.weight_direct):
+        if pid is None:
+            targets.append(None)
+            continue
+        state = plan.cap.states[plan.leaves[pid].state_index]
+        key = key_of.get(id(state))
+        if key is None or not direct:
+            return None
+        targets.append((key, plan.leaves[pid].leaf_index))
+    return tuple(targets)
+
+
+def deferrable(learner, params):
+    """The :class:`DeferredProduct` s of ``learner`` whose weights are in ``params``."""
     plan = learner._plan
-    if not plan.direct_weights:
+    if not getattr(learner, 'defers_products', False):
         return []
     key_of = {id(st): k for k, st in params.items()}
+    ops = {op.index: op for op in plan.ops}
     found = []
-    for rel in plan.relations:
-        if type(getattr(rel, 'engine', None)) is not IODimEngine:
-            continue
-        if rel.rule.family != 'dense' or rel.rule.kind != 'matmul':
-            continue
-        op = next(o for o in plan.ops if o.index == rel.op)
-        targets, ok = [], True
-        for pid in op.weight_params:
-            if pid is None:
-                targets.append(None)
+    if plan.direct_weights:
+        for rel in plan.relations:
+            if type(getattr(rel, 'engine', None)) is not IODimEngine:
                 continue
-            leaf = plan.leaves[pid]
-            state = plan.cap.states[leaf.state_index]
-            key = key_of.get(id(state))
-            if key is None:
-                ok = False
-                break
-            targets.append((key, leaf.leaf_index))
-        if ok:
-            found.append((rel, targets))
+            if rel.rule.family != 'dense' or rel.rule.kind != 'matmul':
+                continue
+            targets = _targets(plan, ops[rel.op], key_of)
+            if targets is not None:
+                found.append(DeferredProduct(rel.key, rel.rule, targets, rel.group))
+    immediate = {plan.param_ids[i] for i in plan.immediate_params}
+    for op in plan.ops:
+        used = [pid for pid in op.weight_params if pid is not None]
+        if op.index in plan.rel_ops or not used or not set(used) <= immediate:
+            continue
+        rule = rule_for(op.eqn)
+        if rule.family != 'dense' or rule.kind != 'matmul':
+            continue
+        targets = _targets(plan, op, key_of)
+        if targets is not None:
+            found.append(DeferredProduct(op.index, rule, targets))
     return found
 
 
-def _step_factors(learner, deferred, signal):
-    """``(ex, sig, db)`` of each deferred relation after a step (``db`` summed over positions)."""
+def _step_factors(learner, deferred, signal, op_inputs, op_cots):
+    """``(x, s, one)`` of each deferred product after a step: its gradient is ``x^T s`` and its bias
+    gradient ``sum one * s`` (``one``: a factor trace's decayed ones, ``None`` for all ones)."""
     plan = learner._plan
     traces = learner.etrace.value
+    inputs, op_cots = iter(op_inputs), iter(op_cots)
     out = []
-    for rel, _ in deferred:
-        trace = traces[rel.key]
-        g = jnp.stack([signal[i] for i in plan.groups[rel.group]], axis=-1)
+    for item in deferred:
+        if item.immediate:
+            x = next(inputs)
+            out.append((x, next(op_cots).astype(x.dtype), None))
+            continue
+        trace = traces[item.key]
+        g = jnp.stack([signal[i] for i in plan.groups[item.group]], axis=-1)
         sig = IODimEngine.output_signal(trace, g)                   # (..., O)
-        db = _sum_lead(trace['one'][..., None] * sig, sig.ndim - 1) if 'one' in trace else None
-        out.append((trace['x'], sig.astype(trace['x'].dtype), db))
+        out.append((trace['x'], sig.astype(trace['x'].dtype), trace.get('one')))
     return out
 
 
 def _add_chunk(acc, deferred, factors):
     """Add ``X^T S`` (and the bias sums) of one chunk of stacked factors to the running sums."""
     acc = dict(acc)
-    for (rel, targets), (X, S, DB) in zip(deferred, factors):
+    for item, (X, S, ONE) in zip(deferred, factors):
         dW = jnp.einsum('...i,...o->io', X, S)
-        db = None if DB is None else DB.sum(0)
-        for cot, target in zip(rel.rule.dense_to_operands(None, dW, db), targets):
+        db = None
+        if item.rule.has_bias:
+            db = S.reshape(-1, S.shape[-1]).sum(0) if ONE is None else jnp.einsum('...,...o->o', ONE, S)
+        for cot, target in zip(item.rule.dense_to_operands(None, dW, db), item.targets):
             if target is None or cot is None:
                 continue
             key, index = target
@@ -94,9 +142,19 @@ def run_chunked(learner, xs, step_loss, params, chunk, T, probe_key):
     if learner.vjp_method != 'single-step':
         raise ValueError("etrace_grad(chunk=K) steps one input at a time; this learner was built with "
                          "vjp_method='multi-step': pass window=K instead.")
-    deferred = deferrable_relations(learner, params)
+    deferred = deferrable(learner, params)
+    op_keys = [item.key for item in deferred if item.immediate]
+    op_probe_key = probe_key + ('ops',)
     targets = dict(params)
     targets[probe_key] = learner.signal_probe
+    if op_keys:
+        eqns = {op.index: op.eqn for op in learner._plan.ops}
+
+        def zeros(var):
+            return jnp.zeros(var.aval.shape, var.aval.dtype)
+        learner.op_probe.value = tuple(zeros(eqns[k].outvars[0]) for k in op_keys)      # gets dy
+        learner.op_inputs.value = tuple(zeros(eqns[k].invars[0]) for k in op_keys)      # gets x
+        targets[op_probe_key] = learner.op_probe
     zero = {k: jax.tree.map(jnp.zeros_like, v.value) for k, v in params.items()}
 
     def inner(acc, t):
@@ -104,14 +162,16 @@ def run_chunked(learner, xs, step_loss, params, chunk, T, probe_key):
         grads, loss = brainstate.transform.grad(
             lambda: step_loss(learner(x), t), targets, return_value=True)()
         signal = grads.pop(probe_key)
+        op_inputs, op_cots = (learner.op_inputs.value, grads.pop(op_probe_key)) if op_keys else ((), ())
         learner.last_signal.value = signal
-        return jax.tree.map(jnp.add, acc, grads), (loss, _step_factors(learner, deferred, signal))
+        factors = _step_factors(learner, deferred, signal, op_inputs, op_cots)
+        return jax.tree.map(jnp.add, acc, grads), (loss, factors)
 
     def outer(acc, steps):
         acc, (losses, factors) = brainstate.transform.scan(inner, acc, steps)
         return _add_chunk(acc, deferred, factors), losses
 
-    learner._deferred = frozenset(rel.key for rel, _ in deferred)
+    learner._deferred = frozenset(item.key for item in deferred)
     try:
         acc, losses = zero, []
         n_full = T // chunk

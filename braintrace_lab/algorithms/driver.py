@@ -35,7 +35,9 @@ def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, win
     order: for factorised traces (pp_prop and its relatives, dense weights) the
     per-step products ``x (x) sig`` are collected for ``K`` steps and added as one
     ``(I x K*B)(K*B x O)`` product, which is faster where the weight is large
-    (see :mod:`.chunked`). Other weights keep their per-step gradients.
+    (see :mod:`.chunked`); so are the one-step gradients ``x (x) dy`` of dense weights
+    reached only through another weight (a GRU's reset gate), under every rule but RTRL.
+    Other weights keep their per-step gradients.
 
     >>> grads, losses = learner.etrace_grad(xs, ys, lambda out, y: ce(out, y))
     """

@@ -45,6 +45,7 @@ class RTRL(ETraceAlgorithm):
     """
     vjp_methods = ('single-step',)
     batch_totals = False      # its own step: per-sample cotangents, summed by JAX
+    defers_products = False   # its own step: every gradient is computed in it
 
     def __init__(self, model, max_entries: float = 5e7, name=None, vjp_method='single-step', trace_dtype=None):
         super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)

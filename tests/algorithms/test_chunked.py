@@ -8,12 +8,13 @@ from braintrace_lab.models import get_fixture, mse_loss
 
 from engine_testutils import worst_error
 
-# (fixture, rule, options, relations the driver sums itself; the rest keep per-step gradients)
-CASES = [('rnn', bl.pp_prop, {'decay_or_rank': 0.8}, 1), ('gru', bl.pp_prop, {'decay_or_rank': 0.8}, 2),
+# (fixture, rule, options, weight products the driver sums itself; the rest keep per-step gradients).
+# The GRU's reset gate Wr (immediate-only: one-step gradient) is deferred under every rule but RTRL.
+CASES = [('rnn', bl.pp_prop, {'decay_or_rank': 0.8}, 1), ('gru', bl.pp_prop, {'decay_or_rank': 0.8}, 3),
          ('leaky', bl.pp_prop, {'decay_or_rank': 0.6}, 1), ('linear_leaky', bl.ES_D_RTRL, {'decay_or_rank': 0.5}, 1),
          ('lif', bl.pp_prop, {'decay_or_rank': 0.9}, 1), ('alif', bl.EProp, {}, 0),
          ('conv_leaky', bl.pp_prop, {'decay_or_rank': 0.7}, 0), ('leaky_sparse', bl.pp_prop, {'decay_or_rank': 0.5}, 0),
-         ('gru', bl.D_RTRL, {}, 0)]
+         ('gru', bl.D_RTRL, {}, 1), ('gru', bl.RTRL, {}, 0)]
 
 
 def _grads(fx, algo, xs, ys, chunk, batch_size=None, **opts):
@@ -31,8 +32,8 @@ def test_chunked_sum_equals_per_step_sum(name, algo, opts, n_deferred, chunk):
     with fx.context():
         xs, ys = fx.data(T=7, seed=5)
         ref, ref_losses, learner = _grads(fx, algo, xs, ys, None, **opts)
-        deferred = chunked.deferrable_relations(learner, learner.model.states(brainstate.ParamState))
-        assert len(deferred) == n_deferred, [r.key for r, _ in deferred]
+        deferred = chunked.deferrable(learner, learner.model.states(brainstate.ParamState))
+        assert len(deferred) == n_deferred, [item.key for item in deferred]
         got, losses, _ = _grads(fx, algo, xs, ys, chunk, **opts)
     assert jnp.allclose(losses, ref_losses, rtol=1e-6, atol=1e-7)
     assert worst_error(got, ref) < 1e-5
@@ -44,7 +45,7 @@ def test_batched_model_and_the_deferred_part_is_really_added(monkeypatch):
     with fx.context():
         xs, ys = fx.data(T=6, seed=3, batch_size=3)
         ref, _, learner = _grads(fx, bl.pp_prop, xs, ys, None, batch_size=3, decay_or_rank=0.8)
-        deferred = chunked.deferrable_relations(learner, learner.model.states(brainstate.ParamState))
+        deferred = chunked.deferrable(learner, learner.model.states(brainstate.ParamState))
         assert deferred, 'the RNN weight should be deferred under pp_prop'
         got, _, _ = _grads(fx, bl.pp_prop, xs, ys, 4, batch_size=3, decay_or_rank=0.8)
         assert worst_error(got, ref) < 1e-5
@@ -52,6 +53,28 @@ def test_batched_model_and_the_deferred_part_is_really_added(monkeypatch):
         monkeypatch.setattr(chunked, '_add_chunk', lambda acc, deferred, factors: acc)
         broken, _, _ = _grads(fx, bl.pp_prop, xs, ys, 4, batch_size=3, decay_or_rank=0.8)
     assert worst_error(broken, ref) > 0.5
+
+
+def test_immediate_only_weight_is_deferred_not_dropped(monkeypatch):
+    """The GRU reset gate's one-step gradient, added per chunk: equal to the per-step one, and gone
+    (not silently kept per step as well) when the chunk products are skipped."""
+    import brainstate
+    fx = get_fixture('gru')
+    with fx.context():
+        xs, ys = fx.data(T=6, seed=2, batch_size=2)
+        ref, _, learner = _grads(fx, bl.D_RTRL, xs, ys, None, batch_size=2)
+        [item] = chunked.deferrable(learner, learner.model.states(brainstate.ParamState))
+        assert item.immediate and {t[0] for t in item.targets} == {('cell', 'Wr', 'weight')}
+        wr = ('cell', 'Wr', 'weight')
+        assert float(jnp.abs(ref[wr]['weight']).max()) > 1e-4
+        got, _, _ = _grads(fx, bl.D_RTRL, xs, ys, 4, batch_size=2)
+        assert worst_error(got, ref) < 1e-5
+        monkeypatch.setattr(chunked, '_add_chunk', lambda acc, deferred, factors: acc)
+        broken, _, _ = _grads(fx, bl.D_RTRL, xs, ys, 4, batch_size=2)
+    assert float(jnp.abs(broken[wr]['weight']).max()) == 0.0
+    assert float(jnp.abs(broken[wr]['bias']).max()) == 0.0
+    others = {k: v for k, v in ref.items() if k != wr}
+    assert worst_error({k: broken[k] for k in others}, others) < 1e-5
 
 
 def test_chunk_errors_name_the_option():
