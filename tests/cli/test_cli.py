@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from braintrace_lab import cli
+from braintrace_lab.lab.html_report import svg_line_chart
 
 
 @pytest.fixture(scope='module')
@@ -56,11 +57,11 @@ def test_report_is_self_contained_html_with_table_and_plots(compare_run):
 
 def test_svg_chart_handles_gaps_and_empty_data():
     nan = float('nan')
-    svg = cli.svg_line_chart('t', [('a', [0, 1, 2, 3], [1.0, nan, 2.0, 3.0])])
+    svg = svg_line_chart('t', [('a', [0, 1, 2, 3], [1.0, nan, 2.0, 3.0])])
     assert svg.count('<polyline') == 1 and svg.count('<circle') == 1     # the NaN splits the line
-    empty = cli.svg_line_chart('nothing', [('a', [0, 1], [nan, nan])])
+    empty = svg_line_chart('nothing', [('a', [0, 1], [nan, nan])])
     assert 'no data' in empty and empty.endswith('</svg>')
-    log = cli.svg_line_chart('log', [('a', [0, 1], [0.5, 0.2])], logy=True)
+    log = svg_line_chart('log', [('a', [0, 1], [0.5, 0.2])], logy=True)
     assert '<polyline' in log
 
 
