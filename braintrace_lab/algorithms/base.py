@@ -97,7 +97,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
         self.op_probe = brainstate.ShortTermState(())
         self.op_inputs = brainstate.ShortTermState(())
         self._step_fn = self._build_step()
-        self._step_variants = {}      # (batch totals, deferred relations) -> step, built on first use
+        self._step_variants = {}      # (batch totals, deferred products) -> step, built on first use
         return self.graph
 
     def validate_graph(self, record, plan):
