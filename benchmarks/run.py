@@ -339,6 +339,7 @@ def main(argv=None):
     methods = [m for m in args.methods.split(',') if m]
     if args.quick and args.methods == ','.join(ALL):
         methods.append('pp_prop@same_weights')     # the quick row is a GRU: also compare equal work
+        methods.append('pp_prop@chunk20')          # and the chunked driver (etrace_grad(chunk=20))
 
     if args.worker:
         return worker(tuple(json.loads(args.worker)), methods, args.quick)
