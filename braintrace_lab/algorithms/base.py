@@ -22,6 +22,7 @@ import numpy as np
 
 from ..compiler.graph import compile_graph_internal
 from ..errors import NotCompiledError
+from ..input_data import single_step_inputs, window_inputs
 from .batch_sum import batch_total, called_under_shared_vmap, summing_over_batch
 from .engines import trace_nbytes
 from .op_rules import rule_for
@@ -113,6 +114,9 @@ class ETraceAlgorithm(brainstate.nn.Module):
         if plan is None:
             raise NotCompiledError(f'{type(self).__name__} was called before compile_graph(); call '
                                    f'learner.compile_graph(x0) with one example input first.')
+        who = type(self).__name__
+        unmark = window_inputs if window else single_step_inputs     # SingleStepData / MultiStepData
+        inputs, kwargs = unmark((inputs, kwargs), who)
         leaves, tree = jax.tree.flatten((inputs, kwargs))
         if tree != plan.cap.in_tree:
             raise ValueError(f'{type(self).__name__}: inputs have structure {tree}, but the graph was '

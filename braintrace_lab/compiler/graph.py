@@ -6,6 +6,7 @@ from typing import Any, List
 
 import jax
 
+from ..input_data import one_step_example
 from .analysis import Analysis, analyse
 from .capture import StepCapture, capture_step, state_path_names
 from .records import Diagnostic, ETraceGraph, HiddenGroup, OpRecord, ParamRecord, Relation
@@ -84,6 +85,7 @@ def build_records(cap: StepCapture, an: Analysis) -> ETraceGraph:
 
 def compile_graph_internal(model, *inputs, **kwargs) -> CompiledGraph:
     import brainstate
+    inputs, kwargs = one_step_example((inputs, kwargs))     # SingleStepData / MultiStepData examples
     cap = capture_step(model, *inputs, **kwargs)
     names = state_path_names(model)
     an = analyse(cap, names)
