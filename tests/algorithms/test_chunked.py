@@ -87,3 +87,25 @@ def test_chunk_errors_name_the_option():
             learner.etrace_grad(xs, ys, mse_loss, chunk=0)
         with pytest.raises(ValueError, match='not both'):
             learner.etrace_grad(xs, ys, mse_loss, chunk=2, window=2)
+
+
+@pytest.mark.parametrize('cell,n_deferred', [('lstm', 4), ('mgu', 2)])
+def test_chunked_sum_on_the_other_gated_cells(cell, n_deferred):
+    """LSTM and MGU (nn cells, not catalog fixtures): every gate weight deferred, same sum."""
+    import brainstate
+    from braintrace_lab.models.catalog import RecurrentNet
+    fx = get_fixture('gru')                   # its data and dt; the model is built here
+    with fx.context():
+        xs, ys = fx.data(T=7, seed=4, batch_size=3)
+
+        def grads(chunk):
+            model = RecurrentNet(cell, n_in=4, n_hidden=6, n_out=3, seed=1)
+            brainstate.nn.init_all_states(model, batch_size=3)
+            learner = bl.pp_prop(model, decay_or_rank=0.7)
+            learner.compile_graph(xs[0])
+            return learner.etrace_grad(xs, ys, mse_loss, chunk=chunk)[0], learner
+
+        ref, learner = grads(None)
+        assert len(chunked.deferrable(learner, learner.model.states(brainstate.ParamState))) == n_deferred
+        for chunk in (3, 5):
+            assert worst_error(grads(chunk)[0], ref) < 1e-5
