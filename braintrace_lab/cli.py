@@ -224,7 +224,8 @@ def cmd_compare(args, parser) -> int:
         _w.filterwarnings('ignore', category=FutureWarning)
         comparison = compare_algorithms(factory, task, specs, n_steps=args.epochs, seed=args.seed,
                                         batch_size=args.batch_size, optimizer=args.lr,
-                                        record_every=args.record_every or None, progress=not args.no_progress)
+                                        record_every=args.record_every or None, progress=not args.no_progress,
+                                        chunk=args.chunk)
     seen = set()
     for w in caught:                              # each distinct warning once (liveness, callbacks ...)
         text = str(w.message)
@@ -310,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--lr', type=_positive_float, default=2e-2, help='Adam learning rate (default: 0.02)')
     c.add_argument('--record-every', type=_positive_int, default=None,
                    help='record (and check against BPTT) every N steps (default: epochs / 20)')
+    c.add_argument('--chunk', type=_positive_int, default=None,
+                   help='online rules add their weight products once per CHUNK steps (the same gradient; '
+                        'faster on wide layers with small batches)')
     c.add_argument('--no-progress', action='store_true', help='no progress bar')
     lab = sub.add_parser('lab', help='open JupyterLab on the tutorials',
                          description='Open JupyterLab on the tutorials; other options go to jupyter lab.')

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from .engines import IODimEngine
 from .op_rules import OpRule, rule_for
 
-__all__ = ['DeferredProduct', 'deferrable', 'run_chunked']
+__all__ = ['DeferredProduct', 'deferrable', 'run_chunked', 'check_chunk']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,10 +135,19 @@ def _add_chunk(acc, deferred, factors):
     return acc
 
 
-def run_chunked(learner, xs, step_loss, params, chunk, T, probe_key):
-    """Summed gradients and per-step losses, the deferred products added once per ``chunk`` steps."""
+def check_chunk(chunk):
+    """Raise unless ``chunk`` is a positive int."""
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f'etrace_grad(chunk={chunk!r}): chunk must be a positive int (steps per product).')
+
+
+def run_chunked(learner, xs, step_loss, params, chunk, T, probe_key, observe=None):
+    """Summed gradients, per-step losses and observations, the deferred products added once per ``chunk`` steps.
+
+    ``observe(out, learner)``, if given, runs after each step (learning signal recorded) and its
+    values come back stacked over time; otherwise the third result is ``None``.
+    """
+    check_chunk(chunk)
     if learner.vjp_method != 'single-step':
         raise ValueError("etrace_grad(chunk=K) steps one input at a time; this learner was built with "
                          "vjp_method='multi-step': pass window=K instead.")
@@ -159,28 +168,34 @@ def run_chunked(learner, xs, step_loss, params, chunk, T, probe_key):
 
     def inner(acc, t):
         x = jax.tree.map(lambda a: a[t], xs)
-        grads, loss = brainstate.transform.grad(
-            lambda: step_loss(learner(x), t), targets, return_value=True)()
+
+        def loss_and_output():
+            out = learner(x)
+            loss = step_loss(out, t)
+            return loss, (loss, out)
+        grads, (loss, out) = brainstate.transform.grad(loss_and_output, targets, has_aux=True)()
         signal = grads.pop(probe_key)
         op_inputs, op_cots = (learner.op_inputs.value, grads.pop(op_probe_key)) if op_keys else ((), ())
         learner.last_signal.value = signal
         factors = _step_factors(learner, deferred, signal, op_inputs, op_cots)
-        return jax.tree.map(jnp.add, acc, grads), (loss, factors)
+        seen = None if observe is None else observe(out, learner)
+        return jax.tree.map(jnp.add, acc, grads), (loss, seen, factors)
 
     def outer(acc, steps):
-        acc, (losses, factors) = brainstate.transform.scan(inner, acc, steps)
-        return _add_chunk(acc, deferred, factors), losses
+        acc, (losses, seen, factors) = brainstate.transform.scan(inner, acc, steps)
+        return _add_chunk(acc, deferred, factors), (losses, seen)
 
     learner._deferred = frozenset(item.key for item in deferred)
     try:
-        acc, losses = zero, []
+        acc, parts = zero, []
         n_full = T // chunk
         if n_full:
             acc, per = brainstate.transform.scan(outer, acc, jnp.arange(n_full * chunk).reshape(n_full, chunk))
-            losses.append(per.reshape(-1))
+            parts.append(jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), per))
         if T % chunk:
             acc, per = outer(acc, jnp.arange(n_full * chunk, T))
-            losses.append(per)
+            parts.append(per)
     finally:
         learner._deferred = frozenset()
-    return acc, jnp.concatenate(losses)
+    losses, seen = jax.tree.map(lambda *a: jnp.concatenate(a), *parts)
+    return acc, losses, seen

@@ -56,7 +56,7 @@ def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, win
             raise ValueError('etrace_grad: pass either window= (multi-step windows) or chunk= (one input at a '
                              'time, gradients added in chunks), not both.')
         from .chunked import run_chunked
-        grads, losses = run_chunked(learner, xs, step_loss, params, chunk, T, _PROBE)
+        grads, losses, _ = run_chunked(learner, xs, step_loss, params, chunk, T, _PROBE)
     else:
         grads, losses = _run(learner, xs, step_loss, params, window, T)
     for k, v in unused.items():

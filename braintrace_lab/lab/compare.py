@@ -130,7 +130,8 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
                        n_steps: int = 100, seed: int = 0, batch_size: int = 16, optimizer=1e-2,
                        record_every: Optional[int] = None, oracle: Optional[str] = 'bptt',
                        progress: bool = True, on_step: Optional[Callable] = None, T: int = 20,
-                       measure_memory: bool = True, check_liveness: bool = True) -> Comparison:
+                       measure_memory: bool = True, check_liveness: bool = True,
+                       chunk: Optional[int] = None) -> Comparison:
     """Train each algorithm on a fresh model from ``model_factory`` and compare them.
 
     ``model_factory(batch_size[, seed])`` returns a new model with initialised batched
@@ -138,6 +139,7 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
     pairs (``pp_prop`` defaults to decay 0.9). ``optimizer`` is a learning rate or a
     zero-argument factory (each learner gets its own optimizer). ``on_step(label, row)``
     observes every recorded row. Cosine and relative error are means over recorded steps.
+    ``chunk=K`` gives the online rules ``etrace_grad(chunk=K)``'s order of the same sum.
 
     >>> cmp = compare_algorithms(fixture_model('leaky', task), task, n_steps=60, progress=False)
     >>> [r['algorithm'] for r in cmp.rows]
@@ -154,7 +156,8 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
         tr = Trainer(factory, task, optimizer=optimizer() if callable(optimizer) else optimizer,
                      batch_size=batch_size, seed=seed, record_every=record_every,
                      oracle=None if name == 'bptt' else oracle, on_step=cb, label=label, T=T,
-                     measure_memory=measure_memory, check_liveness=check_liveness and not trainers)
+                     measure_memory=measure_memory, check_liveness=check_liveness and not trainers,
+                     chunk=chunk)
         tr.record.config['algorithm'] = name
         tr.record.config['options'] = dict(opts)
         tr._last_step = n_steps - 1
@@ -174,7 +177,7 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
     rows = [_row(label, rec) for label, rec in records.items()]
     first = next(iter(trainers.values()))
     config = {'algorithms': [list(s) for s in specs], 'n_steps': n_steps, 'seed': seed,
-              'batch_size': batch_size, 'record_every': record_every, 'oracle': oracle,
+              'batch_size': batch_size, 'record_every': record_every, 'oracle': oracle, 'chunk': chunk,
               'wall_time_s': time.perf_counter() - t_start}
     return Comparison(first.source.name, rows, {k: _curves(v) for k, v in records.items()}, records, config)
 

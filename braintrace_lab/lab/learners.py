@@ -91,13 +91,16 @@ def _zeros_like_params(params):
     return {k: jax.tree.map(jnp.zeros_like, v.value) for k, v in params.items()}
 
 
-def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = False):
+def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = False,
+                   chunk: Optional[int] = None):
     """Gradient of ``sum_t step_loss(y^t, t)`` over ``xs (T, ...)`` (call inside a jit).
 
     Returns ``(grads, losses (T,), outputs (T, ...), signal_sq)``; ``signal_sq`` maps each
     traced parameter to ``sum_t ||dL/dh^t||^2`` of its hidden group (online learners
     only). With ``per_step=True`` ``grads`` holds the per-step terms with a leading ``T``
-    axis instead of their sum.
+    axis instead of their sum. ``chunk=K`` (online learners, summed gradients) adds the
+    weight products that allow it once per ``K`` steps: the same sum
+    (:mod:`braintrace_lab.algorithms.chunked`).
     """
     import brainstate
     import jax
@@ -118,9 +121,24 @@ def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = Fa
         grads, (losses, outs) = brainstate.transform.grad(total, params, has_aux=True)()
         return dict(grads), losses, outs, {}
 
+    rel_params = sorted({r.param for r in learner.graph.relations})
+    if chunk is not None:
+        if per_step:
+            raise ValueError('sequence_grads: chunk=K sums the gradient over the sequence; it cannot be '
+                             'combined with per_step=True.')
+        from ..algorithms.chunked import run_chunked
+
+        def observe(out, lrn):
+            by_param = lrn.learning_signals(by='param')
+            return (getattr(out, 'mantissa', out),
+                    {p: jnp.sum(jnp.square(by_param[p])).astype(jnp.float32) for p in rel_params})
+
+        grads, losses, (outs, sig) = run_chunked(learner, xs, step_loss, dict(params), chunk, T, _PROBE,
+                                                 observe=observe)
+        return grads, losses, outs, {p: v.sum() for p, v in sig.items()}
+
     targets = dict(params)
     targets[_PROBE] = learner.signal_probe
-    rel_params = sorted({r.param for r in learner.graph.relations})
     zero = _zeros_like_params(params)
     sig0 = {p: jnp.zeros((), jnp.float32) for p in rel_params}
 

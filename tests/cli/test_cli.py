@@ -36,6 +36,26 @@ def test_compare_runs_and_prints_the_table(compare_run):
     assert f'report written to {out}' in stderr
 
 
+def test_chunk_gives_the_same_comparison(compare_run, tmp_path):
+    """``--chunk 2``: the online rules' gradients summed in chunks, so loss, accuracy and agreement
+    columns equal the per-step run's (time and memory columns may differ)."""
+    _, _, reference, _ = compare_run
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main(['compare', '--task', 'evidence', '--algorithms', 'bptt,d_rtrl,pp_prop:0.5',
+                         '--epochs', '3', '--batch-size', '4', '--hidden', '4', '--seed', '1',
+                         '--record-every', '1', '--chunk', '2', '--out', str(tmp_path / 'r.html')])
+    assert code == 0, stderr.getvalue()
+
+    def rows(text):
+        return [line.split()[:5] for line in text.splitlines()[2:] if line.strip()]
+    got, want = rows(stdout.getvalue()), rows(reference)
+    assert [r[0] for r in got] == ['bptt', 'd_rtrl', 'pp_prop(0.5)']
+    for g, w in zip(got, want):
+        assert g[0] == w[0] and all(abs(float(a) - float(b)) <= 1e-3 * max(1.0, abs(float(b)))
+                                    for a, b in zip(g[1:], w[1:])), (g, w)
+
+
 def test_report_is_self_contained_html_with_table_and_plots(compare_run):
     _, out, _, _ = compare_run
     text = out.read_text(encoding='utf-8')
@@ -87,6 +107,7 @@ def run_main(capsys, *argv):
     (['compare', '--epochs', 'ten'], "expected a positive integer, got 'ten'"),
     (['compare', '--seed', '-1'], 'expected an integer >= 0'),
     (['compare', '--lr', 'nan'], 'expected a positive number'),
+    (['compare', '--chunk', '0'], 'expected a positive integer, got 0'),
     (['compare', '--bogus'], 'unrecognized arguments: --bogus'),
     (['frobnicate'], "invalid choice: 'frobnicate'"),
     ([], 'the following arguments are required'),
