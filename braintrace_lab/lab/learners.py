@@ -91,6 +91,13 @@ def _zeros_like_params(params):
     return {k: jax.tree.map(jnp.zeros_like, v.value) for k, v in params.items()}
 
 
+def _signal_sq(learner, rel_params):
+    """``{param: ||dL/dh||^2}`` of the learning signal the learner recorded last (float32)."""
+    import jax.numpy as jnp
+    by_param = learner.learning_signals(by='param')
+    return {p: jnp.sum(jnp.square(by_param[p])).astype(jnp.float32) for p in rel_params}
+
+
 def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = False,
                    chunk: Optional[int] = None):
     """Gradient of ``sum_t step_loss(y^t, t)`` over ``xs (T, ...)`` (call inside a jit).
@@ -129,9 +136,7 @@ def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = Fa
         from ..algorithms.chunked import run_chunked
 
         def observe(out, lrn):
-            by_param = lrn.learning_signals(by='param')
-            return (getattr(out, 'mantissa', out),
-                    {p: jnp.sum(jnp.square(by_param[p])).astype(jnp.float32) for p in rel_params})
+            return getattr(out, 'mantissa', out), _signal_sq(lrn, rel_params)
 
         grads, losses, (outs, sig) = run_chunked(learner, xs, step_loss, dict(params), chunk, T, _PROBE,
                                                  observe=observe)
@@ -152,8 +157,8 @@ def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = Fa
 
         grads, (loss, out) = brainstate.transform.grad(step, targets, has_aux=True)()
         learner.last_signal.value = grads.pop(_PROBE)
-        by_param = learner.learning_signals(by='param')
-        sig = {p: sig[p] + jnp.sum(jnp.square(by_param[p])).astype(jnp.float32) for p in rel_params}
+        step_sq = _signal_sq(learner, rel_params)
+        sig = {p: sig[p] + step_sq[p] for p in rel_params}
         if per_step:
             return (acc, sig), (loss, out, dict(grads))
         return (jax.tree.map(jnp.add, acc, dict(grads)), sig), (loss, out)
