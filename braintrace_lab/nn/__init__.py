@@ -17,3 +17,22 @@ __all__ = [
     'LeakyRateReadout',
     'RNNCell', 'VanillaRNNCell', 'ValinaRNNCell', 'GRUCell', 'LSTMCell', 'MGUCell',
 ]
+
+_CELLS = 'GRUCell, LSTMCell, MGUCell or VanillaRNNCell, or a cell of your own on braintrace_lab.matmul'
+# braintrace.nn names this package does not serve, with what to use instead
+_NOT_SERVED = {
+    'LoRA': 'LoRALinear',
+    'SignedWLinear': 'Linear, or braintrace_lab.matmul on a transformed weight (a weight read through plain '
+                     'ops before the op is supported)',
+    'ScaledWSLinear': 'Linear, or braintrace_lab.matmul on a standardised weight',
+    'GroupedLinear': 'one Linear per group',
+    'Embedding': 'brainstate.nn.Embedding (not an ETP layer: its weight learns by the step gradient)',
+    'MinimalRNNCell': _CELLS, 'URLSTMCell': _CELLS, 'CFNCell': _CELLS, 'LRUCell': _CELLS,
+    'MiniGRU': _CELLS, 'MiniLSTM': _CELLS,
+}
+
+
+def __getattr__(name):
+    if name in _NOT_SERVED:
+        raise AttributeError(f"braintrace_lab.nn does not provide braintrace.nn's {name!r}; use {_NOT_SERVED[name]}.")
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

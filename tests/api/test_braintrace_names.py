@@ -40,3 +40,18 @@ def test_unknown_names_still_fail_plainly():
 
 def test_version_info_matches_version():
     assert '.'.join(map(str, braintrace.__version_info__)) == braintrace.__version__
+
+
+NN_SERVED = ['Linear', 'SparseLinear', 'LeakyRateReadout', 'ValinaRNNCell', 'GRUCell', 'LSTMCell', 'MGUCell',
+             'Conv1d', 'Conv2d', 'Conv3d']
+NN_NOT_SERVED = ['LoRA', 'SignedWLinear', 'ScaledWSLinear', 'GroupedLinear', 'Embedding', 'MinimalRNNCell',
+                 'URLSTMCell', 'CFNCell', 'LRUCell', 'MiniGRU', 'MiniLSTM']
+
+
+@pytest.mark.parametrize('name', NN_SERVED + NN_NOT_SERVED)
+def test_braintrace_nn_names_are_served_or_explained(name):
+    if name in NN_SERVED:
+        assert isinstance(getattr(braintrace.nn, name), type)
+        return
+    with pytest.raises(AttributeError, match=rf"does not provide braintrace.nn's '{name}'; use \S"):
+        getattr(braintrace.nn, name)
