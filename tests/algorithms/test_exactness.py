@@ -59,6 +59,45 @@ def test_batched_model_gives_the_summed_per_sample_gradient():
         assert worst_error(grads, ref) < 1e-5
 
 
+def test_weight_read_through_plain_ops_before_the_op():
+    """``matmul(x, |W| * sign)`` (a sign-constrained weight): the trace is kept for the op's weight
+    operand and chained back to ``W``; on this exact-class layer D-RTRL equals BPTT, and the chained
+    gradient is not the untransformed one (the sign and |.| really enter)."""
+    import brainstate
+    import jax
+    from braintrace_lab.oracle import bptt_grad
+
+    class SignedLeaky(brainstate.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = brainstate.ParamState(jax.random.normal(jax.random.PRNGKey(0), (3, 4)))
+            self.sign = jnp.array([1., -1., 1.])[:, None]
+
+        def init_state(self, *args, **kwargs):
+            self.h = brainstate.HiddenState(jnp.zeros(4))
+
+        def update(self, x):
+            self.h.value = 0.7 * self.h.value + jnp.tanh(bl.matmul(x, jnp.abs(self.w.value) * self.sign))
+            return self.h.value
+
+    xs = jax.random.normal(jax.random.PRNGKey(1), (T, 3))
+    loss = lambda out, t: jnp.sum((out - 0.1 * t) ** 2)
+
+    def fresh():
+        model = SignedLeaky()
+        brainstate.nn.init_all_states(model)
+        return model
+
+    learner = bl.D_RTRL(fresh())
+    learner.compile_graph(xs[0])
+    assert learner.graph.param('w').status == 'traced'
+    grads, _ = learner.etrace_grad(xs, None, loss)
+    ref, _ = bptt_grad(fresh(), xs, loss)
+    assert worst_error(grads, ref) < 1e-5
+    flipped = {k: v * jnp.sign(fresh().w.value) * jnp.array([1., -1., 1.])[:, None] for k, v in ref.items()}
+    assert worst_error(grads, flipped) > 0.1       # what ignoring the chain through |W| * sign would give
+
+
 def jax_leaves(tree):
     import jax
     return jax.tree.leaves(tree)
