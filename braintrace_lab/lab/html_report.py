@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 __all__ = ['render_report', 'svg_line_chart']
 
