@@ -14,7 +14,7 @@ signal ``(..., O, S)``):
 
 :func:`group_leak` reads a hidden group's leak ``exp(-dt/tau)`` from the model.
 
->>> KappaFilter(ParamDimEngine(), kappa=0.9)     # e-prop with a filtered trace
+>>> KappaFilter(inner=ParamDimEngine(), kappa=0.9)     # e-prop with a filtered trace
 >>> PresynapticTrace(decay=0.5)                  # OTTT_A with lambda = 0.5
 """
 from __future__ import annotations
@@ -54,10 +54,20 @@ class KappaFilter(TraceEngine):
     Valid for engines whose gradient is linear in the trace (D-RTRL's). Memory is
     twice the inner trace (``e`` and ``e_bar``).
 
-    >>> KappaFilter(ParamDimEngine(), kappa=0.5)
+    >>> KappaFilter(inner=ParamDimEngine(), kappa=0.5)
     """
     inner: TraceEngine = None
     kappa: float = 0.0
+
+    def __post_init__(self):
+        if not isinstance(self.inner, TraceEngine):
+            raise TypeError(f'KappaFilter(inner=...) needs the engine whose trace it filters, e.g. '
+                            f'KappaFilter(inner=ParamDimEngine(), kappa=0.5); got inner={self.inner!r} '
+                            f'(the first positional field is dtype).')
+
+    @property
+    def broadcasts_derivatives(self):
+        return self.inner.broadcasts_derivatives
 
     def init(self, rule, S, x_shape, dtype):
         tr = self.inner.init(rule, S, x_shape, dtype)
@@ -83,6 +93,7 @@ class PresynapticTrace(TraceEngine):
     >>> PresynapticTrace(decay=0.9)
     """
     decay: float = 0.0
+    broadcasts_derivatives = False      # keeps ``Df`` as it is, next to an input-sized trace
 
     def init(self, rule, S, x_shape, dtype):
         dt = self._dt(dtype)
@@ -127,6 +138,10 @@ class ProjectedSignal:
         self.projections = tuple(projections)     # per state of the group: callable or None
         self.target_shape = tuple(target_shape)
         self.target_dtype = target_dtype
+
+    @property
+    def broadcasts_derivatives(self):
+        return self.inner.broadcasts_derivatives
 
     def init(self, rule, S, x_shape, dtype):
         return {'trace': self.inner.init(rule, S, x_shape, dtype),
