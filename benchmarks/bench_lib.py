@@ -274,7 +274,24 @@ def _finite(x):
 
 
 # ---------------------------------------------------------------- one row
-def run_row(row, methods, min_calls=3, min_time=2.0, max_calls=30, slow_s=20.0, emit=None):
+def step_flops(kind, hidden, batch, method, package='lab'):
+    """XLA's floating-point operation count of one time step of ``method``, or None.
+
+    The step is compiled for a sequence of length 1: XLA's cost analysis counts a
+    loop body once whatever its trip count, so a ``T = 1`` program is one step of
+    arithmetic (plus the state initialisation, which is elementwise and small).
+    """
+    with brainstate.environ.context(dt=1. * u.ms):
+        xs, ys = make_data(kind, 1, batch)
+        step = make_step(build_model(kind, hidden, package), method, batch, kind, package)
+        cost = step.lower(xs, ys).compile().cost_analysis()
+    if isinstance(cost, (list, tuple)):       # older jax: one dict per computation
+        cost = cost[0] if cost else None
+    flops = (cost or {}).get('flops')
+    return None if flops is None or flops <= 0 else float(flops)
+
+
+def run_row(row, methods, min_calls=3, min_time=2.0, max_calls=30, slow_s=20.0, emit=None, flops=False):
     """Compile and time ``methods`` on one ``row = dict(model, hidden, batch, T)`` in this process.
 
     Each method is first compiled ahead of time: ``compile_s`` is tracing, lowering
@@ -291,7 +308,9 @@ def run_row(row, methods, min_calls=3, min_time=2.0, max_calls=30, slow_s=20.0, 
     ``peak_rss_mb`` the process's peak RSS during the calls (everything resident
     included); on an accelerator ``step_mb`` is the growth of the device's peak
     bytes in use and ``peak_device_mb`` that peak (process-wide: isolate methods
-    for clean figures). ``emit(name, result)`` is called as results come in.
+    for clean figures). With ``flops`` each method also gets ``mflop_per_step``,
+    XLA's count of one step's arithmetic (``step_flops``). ``emit(name, result)`` is
+    called as results come in.
     """
     kind, hidden, batch, T = row['model'], row['hidden'], row['batch'], row['T']
     on_cpu = jax.default_backend() == 'cpu'
@@ -321,6 +340,14 @@ def run_row(row, methods, min_calls=3, min_time=2.0, max_calls=30, slow_s=20.0, 
                 res['xla_temp_mb'] = compiled.memory_analysis().temp_size_in_bytes / 2 ** 20
             except Exception:  # not every backend reports it
                 pass
+            if flops:
+                try:
+                    count = step_flops(kind, hidden, batch, method, package)
+                except Exception as err:  # the timing still counts without it
+                    res['mflop_error'] = f'{type(err).__name__}: {str(err)[:200]}'
+                else:
+                    if count is not None:
+                        res['mflop_per_step'] = count / 1e6
             results[name], steps[name] = res, step
             if emit:
                 emit(name, dict(res, partial=True))

@@ -83,7 +83,7 @@ def snapshot_engine():
 
 
 # ---------------------------------------------------------------- worker (in the subprocess)
-def worker(row, methods, quick):
+def worker(row, methods, quick, flops=False):
     sys.path.insert(0, HERE)
     import bench_lib
 
@@ -95,15 +95,15 @@ def worker(row, methods, quick):
     model, hidden, batch, T = row
     have = bench_lib.available_methods(model)
     methods = [m for m in methods if m in have or m not in SNN]   # SNN rules the engine lacks: dropped
-    bench_lib.run_row(dict(model=model, hidden=hidden, batch=batch, T=T), methods, emit=emit, **kw)
+    bench_lib.run_row(dict(model=model, hidden=hidden, batch=batch, T=T), methods, emit=emit, flops=flops, **kw)
     # after the timed calls, so that its buffers stay out of the methods' device peak
     print(TAG + json.dumps({'copy_gbs': bench_lib.copy_bandwidth_gbs()}), flush=True)
 
 
 # ---------------------------------------------------------------- parent
-def run_subprocess(row, methods, timeout, quick):
+def run_subprocess(row, methods, timeout, quick, flops=False):
     cmd = [sys.executable, os.path.abspath(__file__), '--worker', json.dumps(list(row)),
-           '--methods', ','.join(methods)] + (['--quick'] if quick else [])
+           '--methods', ','.join(methods)] + (['--quick'] if quick else []) + (['--flops'] if flops else [])
     env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE='false', PYTHONWARNINGS='ignore')
     if SNAPSHOT:
         env['PYTHONPATH'] = os.pathsep.join([SNAPSHOT] + [p for p in [env.get('PYTHONPATH')] if p])
@@ -137,12 +137,12 @@ def run_subprocess(row, methods, timeout, quick):
     return results, info
 
 
-def run_row(row, methods, timeout, quick, isolate):
+def run_row(row, methods, timeout, quick, isolate, flops=False):
     if isolate == 'row':
-        return run_subprocess(row, methods, timeout, quick)
+        return run_subprocess(row, methods, timeout, quick, flops)
     results, info = {}, {}
     for m in methods:
-        res, inf = run_subprocess(row, [m], timeout, quick)
+        res, inf = run_subprocess(row, [m], timeout, quick, flops)
         results.update(res)
         info.setdefault('env', inf.get('env'))
         info['wall_s'] = info.get('wall_s', 0.0) + inf['wall_s']
@@ -214,6 +214,11 @@ def tables(records, methods):
         rows.append(cells)
     lines += _table("Memory (MB): XLA scratch of one training step [engine trace size] (process peak "
                     "RSS, or device peak, during the timed calls)", ['config'] + methods, rows)
+    if any('mflop_per_step' in r for _, res, _ in records for r in res.values()):
+        rows = [[label(row)] + [_flop_cell(res, m) for m in methods] for row, res, _ in records]
+        lines += _table("Arithmetic of one time step: MFLOP as XLA counts it in the step compiled for T = 1 "
+                        "[ratio to forward's] (time ratio / arithmetic ratio > 1: each operation runs slower "
+                        "than in the forward pass)", ['config'] + methods, rows)
     rows = [r for r in (floor_row(row, res, info) for row, res, info in records) if r]
     if rows:
         lines += _table('Memory floor of the full-trace rules: every time step reads and writes the whole '
@@ -221,6 +226,20 @@ def tables(records, methods):
                         ['config', 'copy GB/s', 'rule', 'trace MB', 'floor ms', 'measured ms', 'measured/floor'],
                         [c for r in rows for c in r])
     return '\n'.join(lines[1:])
+
+
+def flop_ratio(res, method):
+    """``method``'s arithmetic per step over the forward pass's, or None without the counts."""
+    a, b = (res.get(method) or {}).get('mflop_per_step'), (res.get('forward') or {}).get('mflop_per_step')
+    return _ratio(a, b)
+
+
+def _flop_cell(res, method):
+    r = res.get(method) or {}
+    if 'mflop_per_step' not in r:
+        return _cell(r, 'mflop_per_step')
+    ratio = flop_ratio(res, method)
+    return _fmt(r['mflop_per_step'], 2) + ('' if ratio is None else f' [{ratio:.2f}]')
 
 
 FLOOR_RULES = ('d_rtrl', 'd_rtrl_bf16')
@@ -254,7 +273,9 @@ def target_checks(records):
         checks = []
         if g('pp_prop') and g('forward'):
             r = g('pp_prop') / g('forward')
-            checks.append(f'pp_prop/forward {r:.2f} ({"ok" if r <= 2 else "MISS"}, <= 2)')
+            arith = flop_ratio(res, 'pp_prop')
+            checks.append(f'pp_prop/forward {r:.2f} ({"ok" if r <= 2 else "MISS"}, <= 2'
+                          + ('' if arith is None else f'; arithmetic {arith:.2f}x forward') + ')')
         for m in ('pp_prop', 'pp_prop@same_weights'):
             if g(m) and g('bt:pp_prop'):
                 r = g(m) / g('bt:pp_prop')
@@ -334,6 +355,9 @@ def main(argv=None):
     ap.add_argument('--json', default=None, help='write raw results here')
     ap.add_argument('--no-snapshot', dest='snapshot', action='store_false',
                     help='import braintrace_lab live instead of from a copy taken at the start')
+    ap.add_argument('--flops', action='store_true',
+                    help="also count each method's arithmetic per time step (XLA cost analysis of the step "
+                         "compiled for T = 1; one more compile per method; on with --quick)")
     ap.add_argument('--worker', default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     methods = [m for m in args.methods.split(',') if m]
@@ -342,7 +366,7 @@ def main(argv=None):
         methods.append('pp_prop@chunk20')          # and the chunked driver (etrace_grad(chunk=20))
 
     if args.worker:
-        return worker(tuple(json.loads(args.worker)), methods, args.quick)
+        return worker(tuple(json.loads(args.worker)), methods, args.quick, args.flops)
 
     rows = parse_rows(args.rows) if args.rows else GRIDS[args.grid or ('quick' if args.quick else 'cpu')]
     timeout = args.timeout or (120 if args.quick else 900)
@@ -382,7 +406,7 @@ def _run_rows(rows, methods, timeout, args, device_kind, records, t_all):
     for row in rows:
         wanted = methods + (list(SNN) if row[0] == 'lif' and args.snn else [])
         run = [m for m in wanted if not skip_reason(row, m, device_kind)]
-        results, info = run_row(row, run, timeout, args.quick, args.isolate)
+        results, info = run_row(row, run, timeout, args.quick, args.isolate, args.flops or args.quick)
         results.update({m: {'error': skip_reason(row, m, device_kind)} for m in wanted if m not in run})
         results = {m: r for m, r in results.items() if 'absent' not in r.get('error', '')}
         records.append((row, results, info))

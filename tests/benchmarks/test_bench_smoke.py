@@ -76,3 +76,25 @@ def test_accumulation_bound_programs_agree_and_tabulate():
     assert label == '4 2 4' and set(times) == {'forward', 'per_step', 'chunk 2'}
     assert all(0 < t < 60_000 for t in times.values())
     assert '(1.00x)' in bound.table(rows)
+
+
+def test_step_flops_counts_one_step_of_arithmetic():
+    """XLA's count of a T = 1 step: the forward pass's matrix products are all there, the
+    online rule adds at least one weight-sized product per weight, and the count is
+    carried into the report's arithmetic table and the pp_prop target line."""
+    hidden, batch = 16, 4
+    fwd = bench_lib.step_flops('rnn', hidden, batch, 'forward')
+    pp = bench_lib.step_flops('rnn', hidden, batch, 'pp_prop')
+    matmul = 2 * batch * (bench_lib.N_IN + hidden) * hidden      # the recurrent layer's product
+    assert fwd >= matmul
+    assert pp >= fwd + matmul                                     # plus z^T s for the recurrent weight
+    wider = bench_lib.step_flops('rnn', 2 * hidden, batch, 'forward')
+    assert wider > 1.5 * fwd                                      # a count, not a constant
+
+    row = dict(model='rnn', hidden=hidden, batch=batch, T=3)
+    res = bench_lib.run_row(row, ['forward', 'pp_prop'], min_calls=1, min_time=0.0, flops=True)
+    assert res['forward']['mflop_per_step'] == pytest.approx(fwd / 1e6)
+    record = [(('rnn', hidden, batch, 3), res, {})]
+    assert bench_run.flop_ratio(res, 'pp_prop') == pytest.approx(pp / fwd)
+    assert 'Arithmetic of one time step' in bench_run.tables(record, ['forward', 'pp_prop'])
+    assert f'arithmetic {pp / fwd:.2f}x forward' in bench_run.target_checks(record)
