@@ -46,21 +46,6 @@ def _zero_cotangent(x):
     return jnp.zeros(np.shape(x), dt)
 
 
-def shield_broadcast_derivatives(relations, D, Df):
-    """``D`` and ``Df`` with the parts that engines spread over a larger trace behind a barrier.
-
-    They are then computed once per step; otherwise XLA fuses (recomputes) them into
-    every trace element. Parts kept at their own size (factorised traces) stay open to
-    fusion, which saves materialising them, constants included.
-    """
-    shielded = [rel for rel in relations if rel.engine.broadcasts_derivatives]
-    if not shielded:
-        return D, Df
-    d_part, df_part = jax.lax.optimization_barrier(({rel.group: D[rel.group] for rel in shielded},
-                                                    {rel.key: Df[rel.key] for rel in shielded}))
-    return [d_part.get(g, d) for g, d in enumerate(D)], {**Df, **df_part}
-
-
 class ETraceAlgorithm(brainstate.nn.Module):
     """Base of every online learner: compile a model's graph, then step it online.
 
@@ -180,7 +165,8 @@ class ETraceAlgorithm(brainstate.nn.Module):
             outs, vjp_signal, (writes, record) = jax.vjp(
                 lambda pp, ee: plan.run_signal(pp, ee, h, o, args), p, e0, has_aux=True)
             D, Df = plan.transition_derivatives(p, h, o, args, record, coupled=algo.coupled_transition)
-            D, Df = shield_broadcast_derivatives(plan.relations, D, Df)
+            # computed once per step: keep XLA from fusing (recomputing) them into every trace element
+            D, Df = jax.lax.optimization_barrier((D, Df))
             new_traces = {}
             for rel in plan.relations:
                 new_traces[rel.key] = rel.engine.update(traces[rel.key], rel.rule, record[rel.op][0],

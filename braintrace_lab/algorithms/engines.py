@@ -91,14 +91,8 @@ def factor_grads(trace, rule, operands, sig):
 
 @dataclasses.dataclass(frozen=True)
 class TraceEngine:
-    """Base class: ``init``, ``update`` and ``grads`` for one relation.
-
-    ``broadcasts_derivatives``: whether ``update`` spreads ``D`` and ``Df`` over a
-    larger trace (an input axis per weight). The step then computes them once,
-    behind a barrier, instead of letting XLA fuse them into every trace element.
-    """
+    """Base class: ``init``, ``update`` and ``grads`` for one relation."""
     dtype: Optional[object] = None
-    broadcasts_derivatives = True
 
     def _dt(self, default):
         return self.dtype if self.dtype is not None else default
@@ -189,7 +183,6 @@ class IODimEngine(TraceEngine):
     f_decay: float = 0.0
     f_scale: float = 1.0
     f_uses_D: bool = True
-    broadcasts_derivatives = False      # ``ef`` has the shape of ``Df``; ``ex`` does not use them
 
     def _transition(self, D, e):
         return dmul(D, e) if self.f_uses_D else e

@@ -15,7 +15,7 @@ signal ``(..., O, S)``):
 :func:`group_leak` reads a hidden group's leak ``exp(-dt/tau)`` from the model.
 
 >>> KappaFilter(inner=ParamDimEngine(), kappa=0.9)     # e-prop with a filtered trace
->>> PresynapticTrace(decay=0.5)                  # OTTT_A with lambda = 0.5
+>>> PresynapticTrace(decay=0.5)                        # OTTT_A with lambda = 0.5
 """
 from __future__ import annotations
 
@@ -65,10 +65,6 @@ class KappaFilter(TraceEngine):
                             f'KappaFilter(inner=ParamDimEngine(), kappa=0.5); got inner={self.inner!r} '
                             f'(the first positional field is dtype).')
 
-    @property
-    def broadcasts_derivatives(self):
-        return self.inner.broadcasts_derivatives
-
     def init(self, rule, S, x_shape, dtype):
         tr = self.inner.init(rule, S, x_shape, dtype)
         return {'e': tr, 'bar': jax.tree.map(jnp.zeros_like, tr)}
@@ -93,7 +89,6 @@ class PresynapticTrace(TraceEngine):
     >>> PresynapticTrace(decay=0.9)
     """
     decay: float = 0.0
-    broadcasts_derivatives = False      # keeps ``Df`` as it is, next to an input-sized trace
 
     def init(self, rule, S, x_shape, dtype):
         dt = self._dt(dtype)
@@ -138,10 +133,6 @@ class ProjectedSignal:
         self.projections = tuple(projections)     # per state of the group: callable or None
         self.target_shape = tuple(target_shape)
         self.target_dtype = target_dtype
-
-    @property
-    def broadcasts_derivatives(self):
-        return self.inner.broadcasts_derivatives
 
     def init(self, rule, S, x_shape, dtype):
         return {'trace': self.inner.init(rule, S, x_shape, dtype),

@@ -94,3 +94,11 @@ def test_validation_survives_python_O():
     src = pathlib.Path(bl.__file__).parent
     offenders = [str(p) for p in src.rglob('*.py') if re.search(r'^\s*assert\s', p.read_text(), re.M)]
     assert not offenders, f'assert used for validation in {offenders}'
+
+
+def test_kappa_filter_needs_an_inner_engine():
+    from braintrace_lab.algorithms.engines import ParamDimEngine
+    from braintrace_lab.algorithms.snn_traces import KappaFilter
+    assert KappaFilter(inner=ParamDimEngine(), kappa=0.5).inner == ParamDimEngine()
+    with pytest.raises(TypeError, match=r'KappaFilter\(inner=ParamDimEngine\(\), kappa=0.5\)'):
+        KappaFilter(ParamDimEngine(), kappa=0.5)        # the engine given where dtype goes
