@@ -121,10 +121,11 @@ def _add_chunk(acc, deferred, factors):
     """Add ``X^T S`` (and the bias sums) of one chunk of stacked factors to the running sums."""
     acc = dict(acc)
     for item, (X, S, ONE) in zip(deferred, factors):
-        dW = jnp.einsum('...i,...o->io', X, S)
+        X, S = X.reshape(-1, X.shape[-1]), S.reshape(-1, S.shape[-1])      # (K * positions, I), (.., O)
+        dW = jax.lax.dot_general(X, S, (((0,), (0,)), ((), ())))              # X^T S, one contracted axis
         db = None
         if item.rule.has_bias:
-            db = S.reshape(-1, S.shape[-1]).sum(0) if ONE is None else jnp.einsum('...,...o->o', ONE, S)
+            db = S.sum(0) if ONE is None else ONE.reshape(-1) @ S
         for cot, target in zip(item.rule.dense_to_operands(None, dW, db), item.targets):
             if target is None or cot is None:
                 continue
