@@ -91,8 +91,12 @@ def factor_grads(trace, rule, operands, sig):
 
 @dataclasses.dataclass(frozen=True)
 class TraceEngine:
-    """Base class: ``init``, ``update`` and ``grads`` for one relation."""
-    dtype: Optional[object] = None
+    """Base class: ``init``, ``update`` and ``grads`` for one relation.
+
+    ``dtype`` (the stored trace's dtype, ``None`` for the model's) is keyword-only, so an
+    engine's own options come first: ``ParamDimEngine(0.9)`` is a scalar leak of 0.9.
+    """
+    dtype: Optional[object] = dataclasses.field(default=None, kw_only=True)
 
     def _dt(self, default):
         return self.dtype if self.dtype is not None else default

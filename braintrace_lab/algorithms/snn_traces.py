@@ -62,8 +62,7 @@ class KappaFilter(TraceEngine):
     def __post_init__(self):
         if not isinstance(self.inner, TraceEngine):
             raise TypeError(f'KappaFilter(inner=...) needs the engine whose trace it filters, e.g. '
-                            f'KappaFilter(inner=ParamDimEngine(), kappa=0.5); got inner={self.inner!r} '
-                            f'(the first positional field is dtype).')
+                            f'KappaFilter(inner=ParamDimEngine(), kappa=0.5); got inner={self.inner!r}.')
 
     def init(self, rule, S, x_shape, dtype):
         tr = self.inner.init(rule, S, x_shape, dtype)

@@ -96,9 +96,17 @@ def test_validation_survives_python_O():
     assert not offenders, f'assert used for validation in {offenders}'
 
 
-def test_kappa_filter_needs_an_inner_engine():
-    from braintrace_lab.algorithms.engines import ParamDimEngine
-    from braintrace_lab.algorithms.snn_traces import KappaFilter
-    assert KappaFilter(inner=ParamDimEngine(), kappa=0.5).inner == ParamDimEngine()
+def test_engine_options_come_before_dtype():
+    """``dtype`` is keyword-only: a positional option lands in the engine's own field."""
+    import jax.numpy as jnp
+    from braintrace_lab.algorithms.engines import IODimEngine, LowRankEngine, ParamDimEngine
+    from braintrace_lab.algorithms.snn_traces import KappaFilter, PresynapticTrace
+    assert ParamDimEngine(0.9) == ParamDimEngine(decay=0.9) and ParamDimEngine(0.9).dtype is None
+    assert IODimEngine(0.0, 0.0, 1.0) == IODimEngine(x_decay=0.0, f_decay=0.0, f_scale=1.0)
+    assert PresynapticTrace(0.5).decay == 0.5 and LowRankEngine(2).rank == 2
+    assert KappaFilter(ParamDimEngine(), 0.5) == KappaFilter(inner=ParamDimEngine(), kappa=0.5)
+    assert ParamDimEngine(0.9, dtype=jnp.bfloat16).dtype == jnp.bfloat16
+    with pytest.raises(TypeError):
+        ParamDimEngine(0.9, jnp.bfloat16)          # dtype only by name
     with pytest.raises(TypeError, match=r'KappaFilter\(inner=ParamDimEngine\(\), kappa=0.5\)'):
-        KappaFilter(ParamDimEngine(), kappa=0.5)        # the engine given where dtype goes
+        KappaFilter(kappa=0.5)                     # nothing to filter
