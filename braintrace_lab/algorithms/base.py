@@ -26,6 +26,8 @@ from ..input_data import single_step_inputs, window_inputs
 from .batch_sum import batch_total, called_under_shared_vmap, summing_over_batch
 from .engines import trace_nbytes
 from .op_rules import rule_for
+from .options import check_options
+from .reset import ResettableLearner
 from .step import StepPlan
 
 __all__ = ['ETraceAlgorithm', 'EligibilityTrace', 'ETraceVjpAlgorithm']
@@ -46,12 +48,21 @@ def _zero_cotangent(x):
     return jnp.zeros(np.shape(x), dt)
 
 
-class ETraceAlgorithm(brainstate.nn.Module):
+class ETraceAlgorithm(ResettableLearner, brainstate.nn.Module):
     """Base of every online learner: compile a model's graph, then step it online.
 
     Subclasses choose a trace engine per relation (:meth:`make_engine`) and may
-    change the learning signal (:meth:`learning_signal`).
+    change the learning signal (:meth:`learning_signal`). Unknown keyword options are
+    refused with the valid ones listed; ``brainstate.nn.init_all_states(learner)``,
+    ``reset_all_states(learner)`` and :meth:`init_etrace_state` reset the traces with
+    the model's states, so a reset learner computes what a fresh one does.
     """
+
+    display_name = 'online rule'
+
+    def __new__(cls, *args, **kwargs):
+        check_options(cls, kwargs)
+        return super().__new__(cls)
     vjp_methods = ('single-step', 'multi-step')
     coupled_transition = False   # True: D includes the per-position self term through ops (OSTL)
     batch_totals = True          # under grad(vmap(...)) return batch totals for shared weights (batch_sum.py)
@@ -99,6 +110,7 @@ class ETraceAlgorithm(brainstate.nn.Module):
         self.op_inputs = brainstate.ShortTermState(())
         self._step_fn = self._build_step()
         self._step_variants = {}      # (batch totals, deferred products) -> step, built on first use
+        self._remember_start()
         return self.graph
 
     def validate_graph(self, record, plan):
@@ -118,9 +130,8 @@ class ETraceAlgorithm(brainstate.nn.Module):
         unmark = window_inputs if window else single_step_inputs     # SingleStepData / MultiStepData
         inputs, kwargs = unmark((inputs, kwargs), who)
         leaves, tree = jax.tree.flatten((inputs, kwargs))
-        if tree != plan.cap.in_tree:
-            raise ValueError(f'{type(self).__name__}: inputs have structure {tree}, but the graph was '
-                             f'compiled for {plan.cap.in_tree}.')
+        if tree != plan.cap.in_tree:      # the message names a unit that differs (mA for A)
+            raise ValueError(f'{who}: {plan.cap.input_mismatch((inputs, kwargs))}')
         want = [v.aval for v in plan.jaxpr.invars[:plan.n_args]]
         out = []
         for i, (x, a) in enumerate(zip(leaves, want)):

@@ -9,6 +9,7 @@ from typing import Callable, Optional
 import brainstate
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ['etrace_grad']
 
@@ -19,6 +20,50 @@ def _step_loss(loss_fn, ys):
     if ys is None:
         return lambda out, t: loss_fn(out, t)
     return lambda out, t: loss_fn(out, jax.tree.map(lambda y: y[t], ys))
+
+
+def _leaf_lengths(tree, name):
+    """``[(label, leading length or None, shape)]`` for every leaf of ``tree`` (``None``: no time axis)."""
+    out = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        key = jax.tree_util.keystr(path)
+        shape = np.shape(leaf)
+        out.append((name + key, shape[0] if shape else None, tuple(shape)))
+    return out
+
+
+def _sequence_length(learner, xs, ys) -> int:
+    """The number of time steps ``T``, after checking that every leaf of ``xs`` and ``ys`` has it.
+
+    JAX clamps out-of-range indices, so a short ``ys`` would silently train the last steps
+    on its last target: every leaf must have the same leading (time) axis.
+    """
+    if getattr(learner, '_paired', False):           # OSTTP passes (xs, targets) as xs
+        xs, targets = xs
+        seqs = [('xs', xs), ('targets', targets)]
+    else:
+        seqs = [('xs', xs)]
+    if ys is not None:
+        seqs.append(('ys', ys))
+    leaves = [item for name, tree in seqs for item in _leaf_lengths(tree, name)]
+    x_leaves = [item for item in leaves if item[0].startswith('xs')]
+    if not x_leaves:
+        raise ValueError('etrace_grad: xs holds no arrays; pass the inputs as an array (or pytree of arrays) '
+                         'of layout (T, batch, ...), time first.')
+    for label, length, shape in leaves:
+        if length is None:
+            raise ValueError(f'etrace_grad: {label} is a scalar (shape {shape}); every input and target needs a '
+                             f'leading time axis: layout (T, batch, ...).')
+    T = x_leaves[0][1]
+    if T == 0:
+        raise ValueError(f'etrace_grad: {x_leaves[0][0]} has zero time steps (shape {x_leaves[0][2]}); pass at '
+                         f'least one step, layout (T, batch, ...) with T >= 1.')
+    for label, length, shape in leaves:
+        if length != T:
+            raise ValueError(f'etrace_grad: {label} has {length} time steps (shape {shape}) but {x_leaves[0][0]} '
+                             f'has {T}; give one entry per step: every leaf of xs and ys (and targets) needs '
+                             f'the same leading time axis, layout (T, batch, ...) with T = {T}.')
+    return T
 
 
 def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, window: Optional[int] = None,
@@ -39,6 +84,9 @@ def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, win
     reached only through another weight (a GRU's reset gate), under every rule but RTRL.
     Other weights keep their per-step gradients.
 
+    Every leaf of ``xs`` and ``ys`` needs the same leading time axis ``T >= 1`` (layout
+    ``(T, batch, ...)``); a ``ValueError`` names the leaf that differs.
+
     >>> grads, losses = learner.etrace_grad(xs, ys, lambda out, y: ce(out, y))
     """
     if loss_fn is None:
@@ -46,8 +94,8 @@ def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, win
     learner._require()
     if params is None:
         params = learner.model.states(brainstate.ParamState)
+    T = _sequence_length(learner, xs, ys)
     step_loss = _step_loss(loss_fn, ys)
-    T = jax.tree.leaves(xs)[0].shape[0]
     read = {id(st) for st in learner._plan.cap.states}
     unused = {k: v for k, v in params.items() if id(v) not in read}     # zero gradient, reported
     params = {k: v for k, v in params.items() if id(v) in read}

@@ -181,7 +181,8 @@ class IODimEngine(TraceEngine):
 
     ``ex = x_decay ex + xf``; ``ef = f_decay T(ef) + f_scale Df`` where ``T`` is
     ``D`` when ``f_uses_D`` else the identity. pp_prop: ``x_decay = f_decay = a``,
-    ``f_scale = 1 - a``, ``f_uses_D=True``.
+    ``f_uses_D=True``, ``f_scale = 1`` (exact one step after a reset), or ``1 - a`` for
+    its ``normalized=True`` form.
     """
     x_decay: float = 0.0
     f_decay: float = 0.0

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .base import ETraceAlgorithm
 from .engines import IODimEngine, LowRankEngine, ParamDimEngine
 
 __all__ = ['ParamDimVjpAlgorithm', 'D_RTRL', 'IODimVjpAlgorithm', 'ES_D_RTRL', 'pp_prop',
-           'check_decay_or_rank']
+           'check_decay_or_rank', 'factor_engine', 'check_flag']
 
 
 class ParamDimVjpAlgorithm(ETraceAlgorithm):
@@ -19,6 +21,7 @@ class ParamDimVjpAlgorithm(ETraceAlgorithm):
 
     >>> learner = D_RTRL(model); learner.compile_graph(x0); y = learner(x0)
     """
+    display_name = 'D-RTRL'
 
     def make_engine(self, relation):
         return ParamDimEngine(dtype=self.trace_dtype)
@@ -48,25 +51,48 @@ class IODimVjpAlgorithm(ETraceAlgorithm):
     """ES-D-RTRL (pp_prop): factorised traces of memory ``O(B (I + O S))``.
 
     With a float decay ``a``: ``ex^t = a ex^{t-1} + x^t``,
-    ``ef^t = a D^t ef^{t-1} + (1 - a) D_f^t``, gradient ``ex (x) (dL/dh . ef)``.
+    ``ef^t = a D^t ef^{t-1} + D_f^t``, gradient ``ex (x) (dL/dh . ef)``. One step
+    after a reset (``ex = x``, ``ef = D_f``) this is the exact gradient, as braintrace
+    0.2.6+ computes it. ``normalized=True`` selects the form the seed documents,
+    ``ef^t = a D^t ef^{t-1} + (1 - a) D_f^t``: every traced weight's gradient is then
+    scaled by ``1 - a`` (exactly ``(1 - a)`` times the default's, at every step), which
+    shrinks hidden weights' gradients against the readout's.
     With an int rank ``r``: the D-RTRL trace kept as ``r`` factor pairs, truncated
     to its top ``r`` singular modes each step (memory ``O(B r (I + O S))``);
     ``r = min(I, O S)`` reproduces D-RTRL.
 
     >>> learner = pp_prop(model, decay_or_rank=0.9)   # or decay_or_rank=8 (rank)
     """
+    display_name = 'ES-D-RTRL (pp_prop)'
 
     def __init__(self, model, decay_or_rank, name=None, vjp_method='single-step', trace_dtype=None,
-                 **kwargs):
+                 normalized: bool = False):
         self.mode, self.value = check_decay_or_rank(decay_or_rank)
+        self.normalized = check_flag('normalized', normalized, type(self).__name__)
+        if self.normalized and self.mode == 'rank':
+            raise ValueError(f'normalized=True scales the output-side factor by (1 - decay); it applies to a '
+                             f'float decay only, not to the rank form decay_or_rank={decay_or_rank}.')
         super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
         self.decay_or_rank = decay_or_rank
 
     def make_engine(self, relation):
         if self.mode == 'rank':
             return LowRankEngine(dtype=self.trace_dtype, rank=self.value)
-        a = self.value
-        return IODimEngine(dtype=self.trace_dtype, x_decay=a, f_decay=a, f_scale=1.0 - a, f_uses_D=True)
+        return factor_engine(self.value, self.normalized, self.trace_dtype)
+
+
+def factor_engine(a: float, normalized: bool, dtype=None) -> IODimEngine:
+    """The factorised trace with decay ``a``: ``ef = a D ef + c D_f`` with ``c = 1`` (default, exact
+    at the first step) or ``c = 1 - a`` (``normalized=True``, the seed's documented form)."""
+    scale = 1.0 - a if normalized else 1.0
+    return IODimEngine(dtype=dtype, x_decay=a, f_decay=a, f_scale=scale, f_uses_D=True)
+
+
+def check_flag(name: str, value, who: str) -> bool:
+    """A real ``bool`` option (``0``/``'yes'`` refused: they hide typos)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f'{who}: {name} must be True or False, got {value!r} ({type(value).__name__}).')
+    return bool(value)
 
 
 ES_D_RTRL = IODimVjpAlgorithm

@@ -43,6 +43,7 @@ class RTRL(ETraceAlgorithm):
     >>> learner = RTRL(model); learner.compile_graph(x0)
     >>> grads = brainstate.transform.grad(lambda: loss(learner(x), y), weights)()
     """
+    display_name = 'exact RTRL'
     vjp_methods = ('single-step',)
     batch_totals = False      # its own step: per-sample cotangents, summed by JAX
     defers_products = False   # its own step: every gradient is computed in it
@@ -84,6 +85,7 @@ class RTRL(ETraceAlgorithm):
         self.signal_probe = brainstate.ShortTermState(tuple(jnp.zeros(a.shape, a.dtype) for a in hidden_avals))
         self.last_signal = LearningSignal(tuple(jnp.zeros(a.shape, a.dtype) for a in hidden_avals))
         self._step_fn = self._build_step()
+        self._remember_start()
         return self.graph
 
     def _build_step(self):
@@ -169,6 +171,7 @@ class TBPTT(ETraceAlgorithm):
     >>> learner = TBPTT(model, k=5); learner.compile_graph(x0)
     >>> grads, losses = learner.etrace_grad(xs, ys, loss_fn)
     """
+    display_name = 'truncated BPTT'
     vjp_methods = ('multi-step',)
 
     def __init__(self, model, k: int = None, name=None, vjp_method='multi-step', trace_dtype=None):
@@ -203,6 +206,7 @@ class BPTT(TBPTT):
 
     >>> grads, losses = BPTT(model).etrace_grad(xs, ys, loss_fn)   # after compile_graph(x0)
     """
+    display_name = 'BPTT'
 
     def __init__(self, model, name=None, vjp_method='multi-step', trace_dtype=None):
         super().__init__(model, k=None, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)

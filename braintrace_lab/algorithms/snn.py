@@ -10,7 +10,7 @@ rule               trace and gradient                                          m
 =================  ==========================================================  ==============
 EProp              ``e = D e + Df (x) x``; ``e_bar = k e_bar + e``; ``g . e_bar``  ``O(B|theta|)``
 OSTLRecurrent      as D-RTRL with ``D`` + the self term through ops (``W_jj``)   ``O(B|theta|)``
-OSTLFeedforward    ``ex = a ex + x``, ``ef = a D ef + (1-a) Df`` (``a=0``: none)  ``O(B(I+O))``
+OSTLFeedforward    ``ex = a ex + x``, ``ef = a D ef + Df`` (``a=0``: none)       ``O(B(I+O))``
 OTPE 'full'        ``R = lam R + x (x) Df``; ``g . R``                          ``O(B I O)``
 OTPE 'approx'      ``z = lam z + x``, ``q = lam q + Df``; ``z (x) (g . q)``        ``O(B(I+O))``
 OTTT 'A' / 'O'     ``a = lam a + x`` / ``a = x``; ``a (x) (g . Df)``            ``O(B I)``
@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import CompilationError
 from .base import ETraceAlgorithm
 from .engines import IODimEngine, ParamDimEngine, trace_nbytes
+from .presets import check_flag, factor_engine
 from .feedback import FeedbackPlan, FixedRandomFeedback, TargetProjection, build_feedback, output_groups
 from .snn_traces import (PER_STEP_KEY, KappaFilter, PresynapticTrace, ProjectedSignal,
                          check_unit_interval, group_leak)
@@ -74,6 +75,7 @@ class EProp(ETraceAlgorithm):
 
     >>> learner = EProp(model, feedback='random', kappa=0.9, feedback_seed=3)
     """
+    display_name = 'e-prop'
 
     def __init__(self, model, feedback='symmetric', kappa: float = 0.0, feedback_seed: int = 0, name=None,
                  vjp_method='single-step', trace_dtype=None):
@@ -124,6 +126,7 @@ class OSTLRecurrent(ETraceAlgorithm):
 
     >>> learner = OSTLRecurrent(model)
     """
+    display_name = 'OSTL (recurrent)'
     coupled_transition = True
 
     def make_engine(self, relation):
@@ -133,19 +136,23 @@ class OSTLRecurrent(ETraceAlgorithm):
 class OSTLFeedforward(ETraceAlgorithm):
     """OSTL for feed-forward layers: factorised trace, no temporal recursion through other units.
 
-    ``ex = a ex + x``; ``ef = a D ef + (1 - a) Df``; gradient ``ex (x) (g . ef)``.
-    Default ``decay a = 0``: the spatial (one-step) term ``x (x) (g . Df)`` only.
+    ``ex = a ex + x``; ``ef = a D ef + Df``; gradient ``ex (x) (g . ef)`` (exact one
+    step after a reset). ``normalized=True``: ``ef = a D ef + (1 - a) Df``, the
+    gradient scaled by ``1 - a``. Default ``decay a = 0``: the spatial (one-step)
+    term ``x (x) (g . Df)`` only, the same in both forms.
 
     >>> learner = OSTLFeedforward(model)            # or decay=0.9 for smoothed factors
     """
+    display_name = 'OSTL (feed-forward)'
 
-    def __init__(self, model, decay: float = 0.0, name=None, vjp_method='single-step', trace_dtype=None):
+    def __init__(self, model, decay: float = 0.0, name=None, vjp_method='single-step', trace_dtype=None,
+                 normalized: bool = False):
         self.decay = check_unit_interval('decay', decay, type(self).__name__)
+        self.normalized = check_flag('normalized', normalized, type(self).__name__)
         super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
 
     def make_engine(self, relation):
-        a = self.decay
-        return IODimEngine(dtype=self.trace_dtype, x_decay=a, f_decay=a, f_scale=1.0 - a, f_uses_D=True)
+        return factor_engine(self.decay, self.normalized, self.trace_dtype)
 
 
 class OTPE(_DecayMixin, ETraceAlgorithm):
@@ -157,6 +164,7 @@ class OTPE(_DecayMixin, ETraceAlgorithm):
 
     >>> learner = OTPE(model, mode='approx', decay=0.9)
     """
+    display_name = 'OTPE'
 
     def __init__(self, model, mode: str = 'full', decay=None, name=None, vjp_method='single-step',
                  trace_dtype=None):
@@ -187,6 +195,7 @@ class OTTT(_DecayMixin, ETraceAlgorithm):
 
     >>> learner = OTTT(model, mode='A')             # lam = the neuron's leak
     """
+    display_name = 'OTTT'
 
     def __init__(self, model, mode: str = 'A', decay=None, name=None, vjp_method='single-step',
                  trace_dtype=None):
@@ -229,25 +238,34 @@ class OSTTP(ETraceAlgorithm):
     :meth:`set_target` before each step (or pass the targets to ``etrace_grad``).
     ``L`` stands in for ``dL/dh`` of the neuron state itself: the slope of what
     the neuron emits (a spike's surrogate derivative) is not multiplied in.
+    ``target_shape`` defaults to the shape of the model's output (one-hot targets
+    as wide as the readout).
 
-    >>> learner = OSTTP(model, target_shape=(10,)); learner.compile_graph(x0)
+    >>> learner = OSTTP(model); learner.compile_graph(x0)     # or target_shape=(10,)
     >>> learner.set_target(y_star); out = learner(x)
     """
+    display_name = 'OSTTP'
 
     def __init__(self, model, target_shape=None, projection_seed: int = 0, name=None,
                  vjp_method='single-step', trace_dtype=None):
         super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
         self.target_shape = None if target_shape is None else tuple(np.atleast_1d(target_shape).astype(int))
+        self._given_target_shape = self.target_shape     # None: the model output's shape, set at compile
         self.projection_seed = int(projection_seed)
         self._target_set = False
         self._paired = False
 
     def validate_graph(self, record, plan):
-        if not self.target_shape:
-            raise CompilationError(
-                'OSTTP projects the target y* onto each hidden layer and needs its shape: build it with '
-                'target_shape=(n_out,) (one-hot labels for classification), e.g. '
-                "compile(model, 'osttp', x0, target_shape=(10,)).")
+        self.target_shape = self._given_target_shape
+        if not self.target_shape:     # default: y* shaped like the output (one-hot, the readout's width)
+            shapes = [tuple(v.aval.shape) for v in plan.jaxpr.outvars[:plan.n_out]]
+            if len(shapes) != 1 or not shapes[0]:
+                raise CompilationError(
+                    f'OSTTP projects the target y* onto each hidden layer and takes its shape from the model '
+                    f'output, but the step returns {len(shapes)} output array(s) of shape(s) {shapes} (it '
+                    f'needs exactly one, with a last axis of width n_out). Build it with '
+                    f"target_shape=(n_out,), e.g. compile(model, 'osttp', x0, target_shape=(10,)).")
+            self.target_shape = shapes[0]
         outs = output_groups(plan)
         self._projected = [i for gi, g in enumerate(plan.groups) if gi not in outs for i in g]
         self.projection = TargetProjection(plan, self.target_shape, self._projected, self.projection_seed,
@@ -269,6 +287,12 @@ class OSTTP(ETraceAlgorithm):
         self.target = brainstate.ShortTermState(jnp.zeros(self.target_shape, self._target_dtype))
         self._target_set = False
         return graph
+
+    def _restart(self):
+        super()._restart()
+        if hasattr(self, 'target'):
+            self.target.value = jnp.zeros_like(self.target.value)
+            self._target_set = False
 
     def set_target(self, target):
         """Store ``y*`` for the next steps (shape ``target_shape``, or batched as the learner's state)."""

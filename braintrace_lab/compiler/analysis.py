@@ -24,6 +24,7 @@ from jax.extend.core import Literal
 from ..errors import CompilationError
 from ..ops._primitive import etp_op_p
 from .capture import StepCapture
+from .reverse_mode import check_reverse_mode
 
 __all__ = ['LeafInfo', 'OpInfo', 'Analysis', 'analyse', 'propagate_bits']
 
@@ -182,6 +183,7 @@ def analyse(cap: StepCapture, names: Dict[int, str]) -> Analysis:
             'eligibility trace for. Store recurrent state in brainstate.HiddenState (for example '
             'brainpy.state.LIF or braintrace_lab.nn cells), and call '
             'brainstate.nn.init_all_states(model) before compiling.')
+    check_reverse_mode(jaxpr, {lf.invar: lf.path for lf in leaves if lf.kind in ('param', 'hidden')})
 
     # ---- pass 1: cut at ETP ops (hidden bits, op bits)
     seeds = {leaves[n].invar: 1 << b for b, n in enumerate(hidden)}

@@ -8,6 +8,7 @@ learning signal ``dL/dh^t``).
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Dict, Optional, Sequence
 
 import jax
@@ -18,6 +19,18 @@ from ..ops._primitive import etp_op_p
 __all__ = ['evaluate', 'flatten_jaxpr', 'INLINE_PRIMITIVES']
 
 INLINE_PRIMITIVES = ('pjit', 'jit', 'closed_call', 'core_call')
+
+try:   # keeps the user's source line on re-traced equations (compile errors can point at it)
+    from jax.extend.source_info_util import user_context as _user_context
+except ImportError:  # pragma: no cover - a JAX without it only loses the line numbers
+    _user_context = None
+
+
+def _source_of(eqn):
+    tb = getattr(getattr(eqn, 'source_info', None), 'traceback', None)
+    if _user_context is None or tb is None:
+        return contextlib.nullcontext()
+    return _user_context(tb)
 
 
 def _inner_closed(eqn):
@@ -83,7 +96,8 @@ def evaluate(jaxpr, consts, args, *, op_override: Optional[Dict[int, object]] = 
             outs = evaluate(inner, inner_consts, invals, op_override=op_override, op_record=op_record,
                             op_perturb=op_perturb, inline=True, _counter=counter)
         else:
-            ans = eqn.primitive.bind(*invals, **eqn.primitive.get_bind_params(eqn.params))
+            with _source_of(eqn):
+                ans = eqn.primitive.bind(*invals, **eqn.primitive.get_bind_params(eqn.params))
             outs = ans if eqn.primitive.multiple_results else [ans]
         for v, val in zip(eqn.outvars, outs):
             write(v, val, top=top)

@@ -148,6 +148,9 @@ class RecurrentNet(brainstate.nn.Module):
         brainstate.random.seed(seed)
         cells = {'rnn': bnn.VanillaRNNCell, 'gru': bnn.GRUCell, 'lstm': bnn.LSTMCell, 'mgu': bnn.MGUCell}
         self.cell = cells[cell](n_in, n_hidden)
+        # the cell's initialisers pick their own float type: hold every weight in ``dtype``
+        for st in self.cell.states(brainstate.ParamState).values():
+            st.value = jax.tree.map(lambda w: jnp.asarray(w, dtype), st.value)
         self.readout = _Readout(n_hidden, n_out, jax.random.PRNGKey(seed + 1), dtype)
 
     def update(self, x):

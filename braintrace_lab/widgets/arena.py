@@ -19,7 +19,7 @@ import ipywidgets as W
 import traitlets
 
 from ..lab.compare import compare_algorithms, parse_algorithms
-from ._base import SafeView
+from ._base import SafeView, check_data, check_model_factory
 from .live_chart import LiveChart
 
 __all__ = ['AlgorithmArena']
@@ -39,6 +39,8 @@ class AlgorithmArena(SafeView, W.VBox):
     def __init__(self, model_factory, task, algorithms: Sequence = ('bptt', 'd_rtrl', 'pp_prop'),
                  n_steps: int = 100, batch_size: int = 16, optimizer=1e-2, seed: int = 0,
                  record_every: Optional[int] = None, T: int = 20, min_interval: float = 0.2, **kwargs):
+        check_model_factory('AlgorithmArena', model_factory)
+        check_data('AlgorithmArena', 'task', task)
         super().__init__()
         self._init_safe()
         self.model_factory, self.task = model_factory, task

@@ -18,7 +18,7 @@ import ipywidgets as W
 import traitlets
 
 from ..lab.agreement import ONLINE_ALGORITHMS, gradient_agreement
-from ._base import SafeView
+from ._base import SafeView, check_data, check_model_factory
 from .live_chart import LiveChart
 
 __all__ = ['GradientAgreement']
@@ -41,6 +41,10 @@ class GradientAgreement(SafeView, W.VBox):
     def __init__(self, model_factory, data, algorithms: Sequence[str] = ONLINE_ALGORITHMS,
                  algorithm: Optional[str] = None, decay: float = 0.9, window: int = 1, oracle: str = 'bptt',
                  T: int = 20, seed: int = 0, batch_size: int = 2, compute: bool = True, **kwargs):
+        check_model_factory('GradientAgreement', model_factory, optional=True)
+        check_data('GradientAgreement', 'data', data)
+        if isinstance(algorithms, str):
+            algorithms = (algorithms,)
         algorithms = tuple(a.strip().lower().replace('-', '_') for a in algorithms)
         algorithm = algorithm or algorithms[0]
         super().__init__(**kwargs)

@@ -20,7 +20,7 @@ import traitlets
 
 from ..lab.views import graph_view_model
 from ._assets import css, esm
-from ._base import SafeView
+from ._base import SafeView, check_learner
 
 __all__ = ['GraphView']
 
@@ -34,6 +34,7 @@ class GraphView(SafeView, anywidget.AnyWidget):
     details = traitlets.Dict().tag(sync=True)
 
     def __init__(self, learner_or_graph, algorithm: Optional[str] = None, **kwargs):
+        check_learner('GraphView', learner_or_graph, graph_ok=True)
         super().__init__(**kwargs)
         self._init_safe()
         self.source = learner_or_graph

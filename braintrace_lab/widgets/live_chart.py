@@ -16,7 +16,7 @@ import numpy as np
 import traitlets
 
 from ._assets import css, esm
-from ._base import SafeView
+from ._base import SafeView, check_panels
 
 __all__ = ['LiveChart']
 
@@ -30,9 +30,10 @@ class LiveChart(SafeView, anywidget.AnyWidget):
     data = traitlets.Bytes(b'').tag(sync=True)
 
     def __init__(self, panels: Sequence[dict] = ({},), width: int = 340, height: int = 200, **kwargs):
+        panels = check_panels('LiveChart', panels)
         super().__init__(**kwargs)
         self._init_safe()
-        self.layout_spec = {'panels': [dict(p) for p in panels], 'width': int(width), 'height': int(height)}
+        self.layout_spec = {'panels': panels, 'width': int(width), 'height': int(height)}
 
     def set_series(self, series: Sequence[dict]):
         """``series``: dicts with ``name``, ``x``, ``y`` and optional ``panel``, ``mode``, ``color``."""

@@ -21,7 +21,7 @@ import traitlets
 
 from ..lab.views import heatmap_payload
 from ._assets import css, esm
-from ._base import SafeView
+from ._base import SafeView, check_learner
 
 __all__ = ['TraceMonitor']
 
@@ -45,6 +45,8 @@ class TraceMonitor(SafeView, anywidget.AnyWidget):
 
     def __init__(self, learner=None, every: int = 1, min_interval: float = 0.1, max_size: int = 64,
                  max_points: int = 400, title: Optional[str] = None, **kwargs):
+        if learner is not None:
+            check_learner('TraceMonitor', learner)
         super().__init__(**kwargs)
         self._init_safe()
         self.every, self.min_interval = max(1, int(every)), float(min_interval)
@@ -62,6 +64,7 @@ class TraceMonitor(SafeView, anywidget.AnyWidget):
     def attach(self, learner) -> 'TraceMonitor':
         """Observe ``learner`` (clears the curves) and show its current traces."""
         with self.guarded('attaching to the learner'):
+            check_learner('TraceMonitor', learner)
             self.learner = learner
             self._steps, self._series = [], {}
             graph = getattr(learner, 'graph', None)

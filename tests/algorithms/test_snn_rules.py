@@ -329,11 +329,11 @@ def test_ottt_rejects_multi_state_groups():
             bl.compile(fx.build(), 'ottt', jnp.ones(5))
 
 
-def test_osttp_needs_target_shape_and_a_target():
+def test_osttp_defaults_its_target_shape_and_needs_a_target():
     fx = get_fixture('leaky')
     with fx.context():
-        with pytest.raises(bl.CompilationError, match='target_shape'):
-            bl.compile(fx.build(), 'osttp', jnp.ones(4))
+        default = bl.compile(fx.build(), 'osttp', jnp.ones(4))       # the readout's width, as one-hot targets
+        assert default.target_shape == (3,)
         learner = bl.compile(fx.build(), 'osttp', jnp.ones(4), target_shape=(3,))
         with pytest.raises(RuntimeError, match='set_target'):
             learner(jnp.ones(4))
