@@ -15,10 +15,13 @@ Examples::
     braintrace-lab compare                                   # evidence accumulation, ~1 min
     braintrace-lab compare --task spike_patterns --algorithms bptt,d_rtrl,pp_prop:0.5 \\
         --epochs 200 --out reports/snn.html
+    braintrace-lab compare --epochs 2000 --checkpoint ckpt/ --checkpoint-every 100
+    braintrace-lab compare --epochs 2000 --checkpoint ckpt/ --resume     # after a crash or Ctrl-C
     braintrace-lab lab --no-browser
 
 Bad arguments exit with status 2 and a message that lists the valid choices; a failure
-while training exits with status 1.
+while training exits with status 1. Ctrl-C during ``compare`` prints the table of the
+finished steps, writes the report marked "interrupted" and exits with status 130.
 """
 from __future__ import annotations
 
@@ -193,10 +196,30 @@ def _resolve_task(name: str):
     return key
 
 
+def _check_checkpoint_args(args) -> None:
+    """``--checkpoint`` / ``--checkpoint-every`` / ``--resume``: consistent, and no earlier run overwritten."""
+    from .lab.checkpoint import MANIFEST
+    if args.checkpoint is None:
+        if args.resume or args.checkpoint_every is not None:
+            raise UsageError('--resume and --checkpoint-every need --checkpoint DIR (the folder of the checkpoints)')
+        return
+    folder = pathlib.Path(args.checkpoint)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f'--checkpoint {str(folder)!r} is a file; give a folder (one checkpoint per algorithm)')
+    has_run = (folder / MANIFEST).exists()
+    if has_run and not args.resume:
+        raise UsageError(f'--checkpoint {str(folder)!r} holds an earlier comparison; add --resume to continue it, '
+                         f'or give an empty folder')
+    if args.resume and not has_run:
+        raise UsageError(f'--resume: nothing to resume in {str(folder)!r} (no {MANIFEST}); run without --resume '
+                         f'to start there')
+
+
 def cmd_compare(args, parser) -> int:
     task_name = _resolve_task(args.task)
-    algorithms = parse_algorithm_list(args.algorithms) if args.algorithms else \
+    algorithms = parse_algorithm_list(args.algorithms) if args.algorithms is not None else \
         [(a, {}) for a in default_algorithms()]
+    _check_checkpoint_args(args)
     task_opts, model, model_opts = SETUPS.get(task_name, ({}, 'leaky', {'n_hidden': 16}))
     if args.model is not None:
         model = _norm(args.model)
@@ -210,6 +233,7 @@ def cmd_compare(args, parser) -> int:
 
     import warnings as _w
     from .lab.compare import compare_algorithms
+    from .lab.faults import TrainingInterrupted
     from .lab.html_report import render_report
     from .tasks import get_task
     task = get_task(task_name, seed=args.seed, **task_opts)
@@ -218,18 +242,25 @@ def cmd_compare(args, parser) -> int:
     print(f'{PROG} compare: {", ".join(n if not o else f"{n}:{o["decay_or_rank"]}" for n, o in specs)} '
           f'on {task_name} ({factory!r}), {args.epochs} training steps, batch {args.batch_size}, '
           f'seed {args.seed}', file=sys.stderr)
+    every = None if args.checkpoint is None else (args.checkpoint_every or max(1, args.epochs // 10))
+    interrupted = None
     with _w.catch_warnings(record=True) as caught:
         _w.simplefilter('always')
         _w.filterwarnings('ignore', category=DeprecationWarning)
         _w.filterwarnings('ignore', category=FutureWarning)
-        comparison = compare_algorithms(factory, task, specs, n_steps=args.epochs, seed=args.seed,
-                                        batch_size=args.batch_size, optimizer=args.lr,
-                                        record_every=args.record_every or None, progress=not args.no_progress,
-                                        chunk=args.chunk)
+        try:
+            comparison = compare_algorithms(factory, task, specs, n_steps=args.epochs, seed=args.seed,
+                                            batch_size=args.batch_size, optimizer=args.lr,
+                                            record_every=args.record_every or None,
+                                            progress=not args.no_progress, chunk=args.chunk,
+                                            checkpoint=args.checkpoint, checkpoint_every=every, resume=args.resume)
+        except TrainingInterrupted as err:          # Ctrl-C: keep the finished steps
+            comparison, interrupted = err.comparison, err
     seen = set()
-    for w in caught:                              # each distinct warning once (liveness, callbacks ...)
-        text = str(w.message)
-        if issubclass(w.category, UserWarning) and text not in seen:
+    texts = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    texts += [text for rec in comparison.records.values() for text in rec.warnings]   # e.g. where a rule diverged
+    for text in texts:                            # each distinct warning once (liveness, callbacks, divergence ...)
+        if text not in seen:
             seen.add(text)
             print(f'warning: {text}', file=sys.stderr)
     print(comparison.table())
@@ -238,6 +269,11 @@ def cmd_compare(args, parser) -> int:
                 [PROG] + [shlex.quote(a) for a in (args.argv or [])])}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_report(comparison, meta=meta), encoding='utf-8')
+    if interrupted is not None:
+        again = ' (continue with the same command and --resume)' if args.checkpoint is not None else ''
+        print(f'{PROG} compare: interrupted; the table above has the finished steps, report written to {out} '
+              f'(marked interrupted){again}', file=sys.stderr)
+        return 130
     print(f'report written to {out}', file=sys.stderr)
     return 0
 
@@ -314,6 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--chunk', type=_positive_int, default=None,
                    help='online rules add their weight products once per CHUNK steps (the same gradient; '
                         'faster on wide layers with small batches)')
+    c.add_argument('--checkpoint', default=None, metavar='DIR',
+                   help='keep a checkpoint per algorithm in DIR (weights, optimizer, record so far)')
+    c.add_argument('--checkpoint-every', type=_positive_int, default=None, metavar='N',
+                   help='write the checkpoints every N steps (default: epochs / 10)')
+    c.add_argument('--resume', action='store_true',
+                   help='continue the comparison checkpointed in --checkpoint DIR (same arguments); '
+                        'algorithms already done are not trained again')
     c.add_argument('--no-progress', action='store_true', help='no progress bar')
     lab = sub.add_parser('lab', help='open JupyterLab on the tutorials',
                          description='Open JupyterLab on the tutorials; other options go to jupyter lab.')

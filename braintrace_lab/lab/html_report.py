@@ -4,6 +4,10 @@
 into one HTML file (table, loss and accuracy curves, agreement with BPTT) that opens
 offline: no scripts, no fetched assets. ``svg_line_chart`` draws one chart.
 
+An interrupted comparison (``comparison.interrupted``) is marked in the title and above
+the table; a rule that diverged reads ``diverged`` in the table and its warning names the
+step and parameter.
+
 >>> page = render_report(comparison, meta={'model': 'lif'})
 """
 from __future__ import annotations
@@ -174,9 +178,24 @@ def _json_safe(obj):
     return str(obj)
 
 
+def _interrupted_note(comparison) -> str:
+    n = comparison.config.get('n_steps')
+    done = ', '.join(f'{r["algorithm"]} {r.get("n_steps", "?")}' for r in comparison.rows) or 'none'
+    return (f'<p class="warn" id="btl-interrupted">Interrupted: training was stopped before the end; the table '
+            f'and curves show the steps that finished ({html.escape(done)} of {html.escape(str(n))}).</p>\n')
+
+
 def render_report(comparison, title: str = 'braintrace-lab: algorithm comparison', meta: Optional[dict] = None) -> str:
     """A self-contained HTML page (inline CSS and SVG, no scripts to fetch) for a Comparison."""
+    missing = [a for a in ('rows', 'curves', 'records', 'config', 'task', 'to_html') if not hasattr(comparison, a)]
+    if missing:
+        raise TypeError(f'render_report needs a Comparison (the result of compare_algorithms), got '
+                        f'{type(comparison).__name__} without {", ".join(missing)}; pass e.g. '
+                        f'render_report(compare_algorithms(...)).')
     esc = html.escape
+    interrupted = bool(getattr(comparison, 'interrupted', False))
+    if interrupted:
+        title = f'{title} (interrupted)'
     curves = comparison.curves
     labels = list(curves)
     online = [k for k in labels if any(_finite(c) for c in curves[k].get('cosine', []))]
@@ -199,14 +218,15 @@ def render_report(comparison, title: str = 'braintrace-lab: algorithm comparison
     warnings = sorted({w for rec in comparison.records.values() for w in rec.warnings})
     cfg = dict(comparison.config)
     meta = dict(meta or {})
-    info = [('task', comparison.task), ('model', meta.get('model', '')),
+    info = [('task', comparison.task), ('status', 'interrupted' if interrupted else 'finished'),
+            ('model', meta.get('model', '')),
             ('training steps', cfg.get('n_steps')), ('batch size', cfg.get('batch_size')),
             ('seed', cfg.get('seed')), ('oracle', cfg.get('oracle')),
             ('wall time', f'{cfg.get("wall_time_s", float("nan")):.1f} s'),
             ('written', meta.get('written', '')), ('command', meta.get('command', ''))]
     info_rows = ''.join(f'<tr><td>{esc(str(k))}</td><td>{esc(str(v))}</td></tr>' for k, v in info if v not in (None, ''))
     data = json.dumps(_json_safe({'task': comparison.task, 'rows': comparison.rows, 'curves': curves,
-                                  'config': cfg, 'meta': meta}))
+                                  'config': cfg, 'meta': meta, 'interrupted': interrupted}))
     data = data.replace('</', '<\\/')
     warn_html = ''.join(f'<p class="warn">{esc(w)}</p>' for w in warnings)
     agreement_note = ('' if online else '<p class="note">No online rule was compared with BPTT '
@@ -222,7 +242,7 @@ batches. Loss and accuracy are measured on the training batch of each recorded s
 error compare each online rule's summed gradient <code>g = &sum;<sub>t</sub> dL<sup>t</sup>/d&theta;</code>
 with the exact BPTT gradient on the same batch and weights.</p>
 <h2>Comparison</h2>
-{comparison.to_html()}
+{_interrupted_note(comparison) if interrupted else ''}{comparison.to_html()}
 <h2>Learning curves</h2>
 <div class="charts">{''.join(charts)}</div>
 <p class="note">A rule whose gradient equals BPTT's (an exact regime, such as D-RTRL on a leaky

@@ -237,6 +237,14 @@ class LearnerFactory:
     def __init__(self, model_factory, algorithm: str, seed=None, **options):
         self.model_factory = model_factory
         self.algorithm = algorithm.strip().lower().replace('-', '_')
+        # refuse an unknown rule or option now, not at the first batch
+        if self.algorithm == 'bptt':
+            if options:
+                raise TypeError(f'BPTT takes no options, got {", ".join(sorted(options))}.')
+        else:
+            from ..algorithms.options import check_options
+            from ..registry import resolve_algorithm
+            check_options(resolve_algorithm(self.algorithm), options)
         self.options = options
         self.seed = seed
         self.label = algorithm_label(self.algorithm, options)

@@ -7,6 +7,12 @@ with an oracle, the cosine and relative error of the learner's gradient to it:
 .. math:: \\cos = \\frac{\\langle g, g^* \\rangle}{\\|g\\| \\|g^*\\|}, \\qquad
           \\mathrm{rel} = \\frac{\\|g - g^*\\|}{\\|g^*\\|}.
 
+A step whose loss or gradient was not finite is a row marked ``nonfinite`` (its index in
+``nonfinite_steps``); summaries over the rows (:attr:`TrainingRecord.mean_cosine`,
+:attr:`TrainingRecord.mean_relative_error`) are NaN as soon as one recorded value is not
+finite, so a failure is never averaged away (:meth:`TrainingRecord.count_nonfinite` says
+how many were; ``np.nanmean`` averages the finite ones on purpose).
+
 >>> record = train(factory, task, n_steps=50, progress=False)
 >>> record.final_loss, record.time_per_step, record.to_dict()['loss'][:3]
 """
@@ -42,6 +48,8 @@ class TrainingRecord:
     ``relative_error`` and every list inside ``trace_norms`` / ``signal_norms`` /
     ``grad_norms`` / ``param_agreement`` are aligned with it. ``step_times`` has the
     wall time of every step (seconds); ``compile_steps`` the steps that compiled.
+    ``nonfinite_steps`` lists the steps whose loss or gradient was not finite (each has a
+    row, marked ``nonfinite``); ``interrupted`` is set when Ctrl-C stopped the run early.
 
     >>> record.final_loss, record.mean_cosine, record.time_per_step
     >>> record.rows()[0]          # {'step': 0, 'loss': ..., 'trace_norm[w]': ...}
@@ -66,11 +74,15 @@ class TrainingRecord:
     n_compiles: int = 0
     warnings: List[str] = dataclasses.field(default_factory=list)
     config: dict = dataclasses.field(default_factory=dict)
+    nonfinite_steps: List[int] = dataclasses.field(default_factory=list)
+    interrupted: bool = False
 
     # ------------------------------------------------------------------ building
     def append(self, row: dict) -> None:
         """Add one recorded row (as passed to ``on_step`` callbacks)."""
         n = len(self.steps)
+        if row.get('nonfinite'):
+            self.nonfinite_steps.append(int(row['step']))
         self.steps.append(int(row['step']))
         self.loss.append(float(row['loss']))
         self.accuracy.append(float(row['accuracy']))
@@ -120,14 +132,26 @@ class TrainingRecord:
         return max(float(extra), 0.0) if not math.isnan(base) else math.nan
 
     @property
+    def diverged(self) -> bool:
+        """Whether any step had a non-finite loss or gradient."""
+        return bool(self.nonfinite_steps)
+
+    @property
     def mean_cosine(self) -> float:
-        vals = [c for c in self.cosine if not math.isnan(c)]
-        return float(np.mean(vals)) if vals else math.nan
+        """Mean cosine to the oracle over the recorded rows; NaN without an oracle or when one is not finite."""
+        return _mean_all_finite(self.cosine)
 
     @property
     def mean_relative_error(self) -> float:
-        vals = [c for c in self.relative_error if not math.isnan(c)]
-        return float(np.mean(vals)) if vals else math.nan
+        """Mean relative error to the oracle; NaN without an oracle or when one value is not finite."""
+        return _mean_all_finite(self.relative_error)
+
+    def count_nonfinite(self, name: str = 'cosine') -> int:
+        """How many recorded values of ``name`` (``'loss'``, ``'cosine'``, ...) are NaN or infinite."""
+        values = getattr(self, name, None) if name in _PER_ROW else None
+        if values is None:
+            raise ValueError(f'count_nonfinite({name!r}): give one of the per-row lists: {", ".join(_PER_ROW)}.')
+        return sum(1 for v in values if not math.isfinite(v))
 
     @property
     def total_trace_memory(self) -> int:
@@ -135,10 +159,10 @@ class TrainingRecord:
 
     def rows(self) -> List[dict]:
         """The recorded rows as a list of flat dicts (one per recorded step)."""
-        out = []
+        out, bad = [], set(self.nonfinite_steps)
         for i, s in enumerate(self.steps):
-            row = {'step': s, 'loss': self.loss[i], 'accuracy': self.accuracy[i],
-                   'cosine': self.cosine[i], 'relative_error': self.relative_error[i]}
+            row = {'step': s, 'loss': self.loss[i], 'accuracy': self.accuracy[i], 'cosine': self.cosine[i],
+                   'relative_error': self.relative_error[i], 'nonfinite': s in bad}
             for name in ('trace_norms', 'signal_norms', 'grad_norms'):
                 for p, vals in getattr(self, name).items():
                     row[f'{name[:-6]}_norm[{p}]'] = vals[i]
@@ -150,7 +174,8 @@ class TrainingRecord:
         d = dataclasses.asdict(self)
         d.update(time_per_step=self.time_per_step, compile_time=self.compile_time,
                  final_loss=self.final_loss, final_accuracy=self.final_accuracy,
-                 mean_cosine=self.mean_cosine, total_trace_memory=self.total_trace_memory)
+                 mean_cosine=self.mean_cosine, mean_relative_error=self.mean_relative_error,
+                 diverged=self.diverged, total_trace_memory=self.total_trace_memory)
         return d
 
     def __repr__(self) -> str:
@@ -165,10 +190,25 @@ class TrainingRecord:
         if self.oracle:
             lines.append(f'  vs {self.oracle}: mean cosine {self.mean_cosine:.4f}, mean relative error '
                          f'{self.mean_relative_error:.3g}')
+        if self.diverged:
+            lines.append(f'  diverged: {len(self.nonfinite_steps)} non-finite step(s), the first at step '
+                         f'{self.nonfinite_steps[0]}')
+        if self.interrupted:
+            lines.append(f'  interrupted after {self.n_steps} steps')
         lines += [f'  warning: {w}' for w in self.warnings]
         return '\n'.join(lines)
 
     __str__ = __repr__
+
+
+_PER_ROW = ('loss', 'accuracy', 'cosine', 'relative_error')
+
+
+def _mean_all_finite(values) -> float:
+    """The mean of ``values``; NaN when there are none or one of them is NaN or infinite."""
+    if not values or not all(math.isfinite(v) for v in values):
+        return math.nan
+    return float(np.mean(values))
 
 
 def _opt(v) -> float:

@@ -6,127 +6,42 @@ runs the learner over the sequence and applies the optimizer to the summed gradi
 learning-signal magnitudes per parameter and, with an oracle, the agreement of ``g``
 with the exact gradient on the same batch and weights.
 
+Nothing is hidden and nothing finished is lost:
+
+* a step whose loss or gradient is not finite is not applied, and stops training with a
+  :class:`~braintrace_lab.lab.NonFiniteError` naming the step, the rule and the first
+  parameter whose gradient went non-finite (``on_nonfinite='record'`` marks the row,
+  skips the update and goes on); the check is one reduction per parameter in the jit;
+* Ctrl-C raises :class:`~braintrace_lab.lab.TrainingInterrupted` carrying the record of
+  the finished steps (``record.interrupted``);
+* ``checkpoint=PATH, checkpoint_every=N`` writes a checkpoint every ``N`` steps and at the
+  end of a run (:mod:`.checkpoint`), and ``resume=PATH`` continues that run exactly.
+
 >>> record = train(make_learner(fixture_model('lif', task), 'd_rtrl'), task, n_steps=100,
 ...                optimizer=1e-2, record_every=10, oracle='bptt', on_step=print)
 """
 from __future__ import annotations
 
-import contextlib
-import math
+import os
 import time
 import warnings
-import weakref
 from typing import Callable, Iterable, Optional
 
+import numpy as np
+
+from .checkpoint import check_checkpoint_args, restore_trainer, save_trainer
 from .data import as_source
+from .faults import (NonFiniteError, TrainingInterrupted, check_n_steps, check_on_nonfinite, check_sequences,
+                     finite_flags, keep_if, nonfinite_message)
 from .learners import BPTT, LearnerFactory, is_online, sequence_grads
 from .liveness import LivenessWarning, liveness_message
 from .record import TrainingRecord
+from .stepping import (_Callbacks, _compiled_batch_size, _env, _label_of, _peak_memory, _reset_plan, _sq,
+                       _strong, make_optimizer, make_row, trace_sq_by_param)
 
-__all__ = ['Trainer', 'train', 'make_optimizer', 'ORACLES']
+__all__ = ['Trainer', 'train', 'make_optimizer', 'trace_sq_by_param', 'ORACLES']
 
 ORACLES = (None, 'bptt', 'rtrl')
-
-
-def make_optimizer(optimizer=None):
-    """An optimizer from ``None`` (Adam, lr 1e-2), a learning rate, an optimizer or a factory."""
-    import braintools
-    if optimizer is None:
-        return braintools.optim.Adam(1e-2)
-    if isinstance(optimizer, (int, float)) and not isinstance(optimizer, bool):
-        return braintools.optim.Adam(float(optimizer))
-    if isinstance(optimizer, braintools.optim.Optimizer):
-        return optimizer
-    if callable(optimizer):
-        return optimizer()
-    raise TypeError(f'optimizer must be a learning rate, a braintools optimizer or a factory, '
-                    f'got {type(optimizer).__name__}.')
-
-
-def _strong(tree):
-    """The same values with explicit (non-weak) dtypes, so the jitted step compiles once.
-
-    Weakly typed leaves (``jnp.zeros(...) * 1.0``, Python scalars) would change type after
-    the first step and force a second compile; other leaves are left untouched.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    def fix(a):
-        if isinstance(a, (bool, int, float, complex)) or getattr(a, 'weak_type', False):
-            return jnp.asarray(a, dtype=jnp.result_type(a))
-        return a
-
-    return jax.tree.map(fix, tree)
-
-
-@contextlib.contextmanager
-def _env(provider=None):
-    """The provider's context (a fixture's ``dt``), else ``dt = 1 ms`` when none is set."""
-    import brainstate
-    ctx = provider.context() if provider is not None and callable(getattr(provider, 'context', None)) else None
-    if ctx is not None:
-        with ctx:
-            yield
-    elif brainstate.environ.get('dt', None) is None:
-        import brainunit as u
-        with brainstate.environ.context(dt=1. * u.ms):
-            yield
-    else:
-        yield
-
-
-def _compiled_batch_size(learner):
-    plan = getattr(learner, '_plan', None)
-    if plan is not None:
-        shape = plan.jaxpr.invars[0].aval.shape
-        return int(shape[0]) if shape else None
-    if isinstance(learner, BPTT) and learner.input_shape:
-        return int(learner.input_shape[0])
-    return None
-
-
-def _sq(tree):
-    import jax
-    import jax.numpy as jnp
-    return sum(jnp.sum(jnp.square(jnp.asarray(getattr(x, 'mantissa', x), jnp.float32)))
-               for x in jax.tree.leaves(tree))
-
-
-def trace_sq_by_param(traces: dict) -> dict:
-    """``{param: sum of squares of its traces}`` from ``{'param@opK->gN': trace}`` (jax)."""
-    out = {}
-    for key, tr in traces.items():
-        p = key.split('@', 1)[0].split('->', 1)[0]
-        out[p] = out.get(p, 0.0) + _sq(tr)
-    return out
-
-
-class _Callbacks:
-    """Calls ``on_start(learner)``, ``on_step(row)``, ``on_end(record)``; a failure never stops training."""
-
-    def __init__(self, on_step, callbacks, record):
-        items = list(callbacks or ())
-        if on_step is not None:
-            items.insert(0, on_step)
-        self.items, self.record, self.failed = items, record, set()
-
-    def _call(self, cb, method, arg):
-        fn = cb if method == 'on_step' and not hasattr(cb, 'on_step') else getattr(cb, method, None)
-        if fn is None or id(cb) in self.failed:
-            return
-        try:
-            fn(arg)
-        except Exception as err:  # a view must never crash the loop it observes
-            self.failed.add(id(cb))
-            msg = f'callback {getattr(cb, "__name__", type(cb).__name__)} raised {type(err).__name__}: {err}; ' \
-                  f'it is skipped from now on, training continues'
-            self.record.warnings.append(msg)
-            warnings.warn(msg, RuntimeWarning, stacklevel=4)
-
-    def __call__(self, method, arg):
-        for cb in self.items:
-            self._call(cb, method, arg)
 
 
 class Trainer:
@@ -135,6 +50,10 @@ class Trainer:
     ``learner`` is a compiled learner, a :class:`LearnerFactory` / ``callable(x0)`` that
     builds one for the batch shape, or a :class:`BPTT`. ``oracle`` (``None``, ``'bptt'``
     or ``'rtrl'``) is evaluated on recorded steps only, on the same batch and weights.
+    ``on_nonfinite``: ``'raise'`` (stop with :class:`NonFiniteError`) or ``'record'``.
+    ``checkpoint=PATH`` is written every ``checkpoint_every`` steps and when a run ends
+    (an existing file is never replaced unless it is the one resumed); ``resume=PATH``
+    restores a checkpoint (checked against this trainer's rule, model and data first).
 
     >>> tr = Trainer(factory, task, batch_size=16); tr.step(); tr.run(99); tr.record
     """
@@ -142,7 +61,9 @@ class Trainer:
     def __init__(self, learner, data, optimizer=None, batch_size: int = 16, seed: int = 0,
                  record_every: int = 1, oracle: Optional[str] = None, on_step: Optional[Callable] = None,
                  callbacks: Iterable = (), label: Optional[str] = None, T: int = 20,
-                 check_liveness: bool = True, measure_memory: bool = False, chunk: Optional[int] = None):
+                 check_liveness: bool = True, measure_memory: bool = False, chunk: Optional[int] = None,
+                 on_nonfinite: str = 'raise', checkpoint=None, checkpoint_every: Optional[int] = None,
+                 resume=None):
         import brainstate
         if oracle not in ORACLES:
             raise ValueError(f'oracle={oracle!r}: choose one of {ORACLES}.')
@@ -152,6 +73,9 @@ class Trainer:
         self.chunk = chunk
         if int(record_every) < 1:
             raise ValueError(f'record_every must be >= 1, got {record_every!r}.')
+        self.on_nonfinite = check_on_nonfinite(on_nonfinite)
+        self.checkpoint, self.checkpoint_every = checkpoint, check_checkpoint_args(checkpoint, checkpoint_every, resume)
+        self.optimizer = make_optimizer(optimizer)          # a bad learning rate fails before anything compiles
         self.source = as_source(data, T=T)
         self.seed, self.record_every, self.oracle = int(seed), int(record_every), oracle
         self.measure_memory = measure_memory
@@ -160,6 +84,7 @@ class Trainer:
         self.batch_size = int(compiled_b or batch_size)
         with self._env():
             first = self.source.batch(self.batch_size, 0, self.seed)
+            check_sequences(first, self.source)
             x0 = first.inputs[0]
             if isinstance(learner, LearnerFactory) or (callable(learner) and not hasattr(learner, 'model')):
                 learner = learner(x0)
@@ -168,12 +93,13 @@ class Trainer:
             self.learner = learner
             self.model = learner.model
             self.params = self.model.states(brainstate.ParamState)
-            self.optimizer = make_optimizer(optimizer)
+            self._param_keys = list(self.params.keys())
             if len(self.optimizer.param_states) == 0:
                 self.optimizer.register_trainable_weights(self.params)
             name = label or getattr(learner, 'name', None) or _label_of(learner)
             self.record = TrainingRecord(algorithm=name, task=self.source.name, oracle=oracle,
                                          config={'batch_size': self.batch_size, 'seed': self.seed,
+                                                 'kind': self.source.kind,
                                                  'record_every': self.record_every, 'T': first.T,
                                                  'chunk': chunk})
             owner = learner if is_online(learner) else learner.model
@@ -181,6 +107,8 @@ class Trainer:
                 list(brainstate.graph.states(self.optimizer).values())
             for st in self._all_states:
                 st.value = _strong(st.value)
+            updated = list(self.params.values()) + list(brainstate.graph.states(self.optimizer).values())
+            self._update_states = list({id(st): st for st in updated}.values())
             self._reset_states, self._reset_values = _reset_plan(learner, owner)
             if check_liveness:
                 self._check_liveness(first)
@@ -191,8 +119,12 @@ class Trainer:
         self._fns = {}
         self._oracle_fn = None
         self.n_traces = 0
+        self._compiles_before = 0
         self.step_index = 0
+        self.checkpoint_step = None            # step count of the last checkpoint written or restored
         self._t0 = None
+        if resume is not None:
+            self.restore(resume)
         self._callbacks('on_start', self.learner)
 
     # ------------------------------------------------------------------ internals
@@ -238,8 +170,13 @@ class Trainer:
                 extras['grad_sq'] = {k: _sq(v) for k, v in grads.items()}
                 extras['trace_sq'] = trace_sq_by_param(self.learner.eligibility_traces())
                 extras['signal_ms'] = {p: v / T for p, v in sig.items()}
+            finite = finite_flags(loss, grads, self._param_keys)
+            ok = finite.all()
+            old = [st.value for st in self._update_states]
             self.optimizer.update(grads)
-            return jnp.asarray(loss, jnp.float32), jnp.asarray(acc, jnp.float32), extras
+            keep_if(ok, self._update_states, old)      # a non-finite step changes nothing
+            stats = jnp.stack([jnp.asarray(loss, jnp.float32), jnp.asarray(acc, jnp.float32), ok.astype(jnp.float32)])
+            return stats, finite, extras               # one transfer per step; ``finite`` read only on failure
 
         return brainstate.transform.jit(fn)
 
@@ -268,10 +205,36 @@ class Trainer:
         _, step_loss = self._loss_fn(*args)
         return rtrl_grad(self.model, args[0], step_loss)[0]
 
+    def _nonfinite(self, row: dict, bad: list) -> Optional[NonFiniteError]:
+        """Mark ``row`` as non-finite; the error to raise (``'raise'``) or ``None`` (``'record'``)."""
+        row.update(nonfinite=True, nonfinite_param=bad[0] if bad else None)
+        msg = nonfinite_message(row['step'], self.record.algorithm, row['loss'], bad, self.on_nonfinite)
+        if self.on_nonfinite == 'raise':
+            self.record.warnings.append(msg)
+            return NonFiniteError(msg, row['step'], self.record.algorithm, row['nonfinite_param'], self.record)
+        if not self.record.nonfinite_steps:           # the first one is worth a warning; the rest are counted
+            self.record.warnings.append(msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        return None
+
+    def _checkpoint_due(self) -> bool:
+        every = self.checkpoint_every and self.step_index % self.checkpoint_every == 0
+        return self.checkpoint is not None and (bool(every) or self.done)
+
+    @property
+    def done(self) -> bool:
+        """Whether the steps asked of the current run (``run(n)`` / ``train(n_steps)``) are done."""
+        last = getattr(self, '_last_step', None)
+        return last is not None and self.step_index > last
+
     # ------------------------------------------------------------------ public
     def step(self) -> Optional[dict]:
-        """Train on one batch; return the recorded row (or ``None`` on an unrecorded step)."""
-        from ..oracle import agreement, path_str
+        """Train on one batch; return the recorded row (or ``None`` on an unrecorded step).
+
+        A non-finite loss or gradient leaves the weights as they were and raises
+        :class:`NonFiniteError` (``on_nonfinite='raise'``) or returns the marked row.
+        """
+        from ..oracle import path_str
         i = self.step_index
         is_last_hint = getattr(self, '_last_step', None) == i
         record = (i % self.record_every == 0) or is_last_hint
@@ -293,36 +256,44 @@ class Trainer:
                     self.record.peak_memory = _peak_memory(fn, args)
             t0 = time.perf_counter()
             before = self.n_traces
-            loss, acc, extras = fn(*args)
-            loss, acc = float(loss), float(acc)
+            stats, finite, extras = fn(*args)
+            loss, acc, ok = np.asarray(stats).tolist()
             dt = time.perf_counter() - t0
+        bad = None if ok else [path_str(k) for k, f in zip(self._param_keys, np.asarray(finite)[1:]) if not f]
         if compiling or self.n_traces != before:
             self.record.compile_steps.append(i)
-        self.record.step_times.append(dt)
-        self.record.n_compiles = self.n_traces
+        self.record.n_compiles = self._compiles_before + self.n_traces
         self._t0 = self._t0 or time.perf_counter() - dt
-        self.step_index += 1
-        if not record:
-            return None
-        row = {'step': i, 'algorithm': self.record.algorithm, 'loss': loss, 'accuracy': acc,
-               'step_time': dt, 'elapsed': time.perf_counter() - self._t0}
-        row['grad_norms'] = {path_str(k): math.sqrt(float(v)) for k, v in extras['grad_sq'].items()}
-        row['trace_norms'] = {p: math.sqrt(float(v)) for p, v in extras['trace_sq'].items()}
-        row['signal_norms'] = {p: math.sqrt(float(v)) for p, v in extras['signal_ms'].items()}
-        if ref is not None:
-            rep = agreement(extras['grads'], ref)
-            row.update(cosine=rep.cosine, relative_error=rep.relative_error, oracle_time=oracle_time,
-                       agreement={r.path: {'cosine': r.cosine, 'relative_error': r.relative_error}
-                                  for r in rep.rows})
-        self.record.append(row)
-        self._callbacks('on_step', row)
+        error = None
+        if bad is None or self.on_nonfinite == 'record':
+            self.record.step_times.append(dt)
+            self.step_index += 1                          # a failed step (raise) is not done: it stays at i
+        row = None
+        if record or bad is not None:
+            row = make_row(i, self.record.algorithm, loss, acc, dt, time.perf_counter() - self._t0, extras, ref,
+                           oracle_time)
+        if bad is not None:
+            error = self._nonfinite(row, bad)
+        if row is not None:
+            self.record.append(row)
+        if error is None and self._checkpoint_due():
+            save_trainer(self, self.checkpoint, finished=self.done)
+            self.checkpoint_step = self.step_index
+        if row is not None:
+            self._callbacks('on_step', row)
+        if error is not None:
+            raise error
         return row
 
     def run(self, n_steps: int, progress: bool = True) -> TrainingRecord:
-        """Train ``n_steps`` more batches (the last one is always recorded); return the record."""
+        """Train ``n_steps`` more batches (the last one is always recorded); return the record.
+
+        Ctrl-C raises :class:`TrainingInterrupted` with ``.record`` (the finished steps).
+        """
         from tqdm.auto import tqdm
-        n_steps = int(n_steps)
+        n_steps = check_n_steps(n_steps)
         self._last_step = self.step_index + n_steps - 1
+        self.record.interrupted = False
         bar = tqdm(total=n_steps, desc=self.record.algorithm, disable=not progress, leave=True)
         try:
             for _ in range(n_steps):
@@ -330,10 +301,42 @@ class Trainer:
                 bar.update(1)
                 if row is not None:
                     bar.set_postfix(loss=f'{row["loss"]:.4g}', refresh=False)
+        except TrainingInterrupted:
+            raise
+        except KeyboardInterrupt as err:
+            raise self._interruption() from err
         finally:
             bar.close()
         self.finish()
         return self.record
+
+    def _interruption(self) -> TrainingInterrupted:
+        """Mark the record interrupted; the :class:`TrainingInterrupted` that carries it."""
+        self.record.interrupted = True
+        where = '' if self.checkpoint is None else \
+            '; no checkpoint was written yet' if self.checkpoint_step is None else \
+            f'; the last checkpoint (after step {self.checkpoint_step}) is in {os.fspath(self.checkpoint)!r}'
+        return TrainingInterrupted(f'training of {self.record.algorithm} interrupted after {self.step_index} '
+                                   f'steps: .record holds the finished steps{where}.', record=self.record,
+                                   step=self.step_index)
+
+    def save_checkpoint(self, path=None) -> str:
+        """Write a checkpoint now (to ``path``, default the trainer's ``checkpoint``); return its path."""
+        path = path if path is not None else self.checkpoint
+        if path is None:
+            raise ValueError('save_checkpoint() needs a path: pass one, or build the Trainer with checkpoint=PATH.')
+        return save_trainer(self, path, finished=self.done)
+
+    def restore(self, path) -> 'Trainer':
+        """Continue the run saved at ``path`` (a fresh trainer only; checked before anything changes)."""
+        if self.step_index != 0:
+            raise RuntimeError(f'restore() needs a fresh Trainer, this one has done {self.step_index} steps; '
+                               f'build a new Trainer with resume={os.fspath(path)!r}.')
+        with self._env():
+            restore_trainer(self, path)
+        self._compiles_before = self.record.n_compiles
+        self.checkpoint_step = self.step_index
+        return self
 
     def add_callback(self, callback):
         """Observe from now on (``on_start`` is called at once with the learner)."""
@@ -353,76 +356,44 @@ class Trainer:
                 f'{self.step_index} steps done)')
 
 
-_INITIAL = weakref.WeakKeyDictionary()     # model -> {id(state): value when first trained}
-
-
-def _reset_plan(learner, owner):
-    """States reset before every batch and their values: the model's hidden states as they were
-    when this model was first trained (so a second ``train`` starts clean too), the learner's
-    own traces and signals at zero."""
-    import brainstate
-    import jax
-    import jax.numpy as jnp
-    model = learner.model
-    model_ids = {id(st) for st in brainstate.graph.states(model).values()}
-    try:
-        initial = _INITIAL.setdefault(model, {})
-    except TypeError:                       # not weak-referenceable: remember nothing
-        initial = {}
-    states, values = [], []
-    for st in brainstate.graph.states(owner).values():
-        if isinstance(st, brainstate.ParamState):
-            continue
-        if id(st) in model_ids:
-            value = initial.setdefault(id(st), st.value)
-        else:
-            value = jax.tree.map(jnp.zeros_like, st.value)
-        states.append(st)
-        values.append(value)
-    return states, values
-
-
-def _label_of(learner) -> str:
-    from .learners import algorithm_label
-    name = type(learner).__name__
-    mapping = {'ParamDimVjpAlgorithm': 'd_rtrl', 'IODimVjpAlgorithm': 'pp_prop'}
-    algo = mapping.get(name, name.lower())
-    opts = {'decay_or_rank': learner.decay_or_rank} if hasattr(learner, 'decay_or_rank') else {}
-    return algorithm_label(algo, opts)
-
-
-def _peak_memory(fn, args) -> Optional[int]:
-    """Bytes the compiled step needs at once (arguments + outputs + temporaries - aliases)."""
-    try:
-        m = fn.compile(*args).memory_analysis()
-        return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
-                   - m.alias_size_in_bytes)
-    except Exception:
-        return None
-
-
 def train(learner, data, n_steps: int = 100, optimizer=None, record_every: int = 1,
           oracle: Optional[str] = None, progress: bool = True, on_step: Optional[Callable] = None,
           callbacks: Iterable = (), batch_size: int = 16, seed: int = 0, T: int = 20,
           label: Optional[str] = None, check_liveness: bool = True,
-          measure_memory: bool = False, chunk: Optional[int] = None) -> TrainingRecord:
+          measure_memory: bool = False, chunk: Optional[int] = None, on_nonfinite: str = 'raise',
+          checkpoint=None, checkpoint_every: Optional[int] = None, resume=None) -> TrainingRecord:
     """Train ``learner`` on ``data`` for ``n_steps`` batches and return a :class:`TrainingRecord`.
 
     ``learner``: a compiled learner, or a factory ``f(x0) -> learner`` such as
     :func:`make_learner`. ``data``: a task, a task/fixture name, a fixture or ``(xs, ys)``.
-    ``optimizer``: learning rate (Adam), a braintools optimizer or a factory.
+    ``optimizer``: learning rate (Adam; finite and > 0), a braintools optimizer or a factory.
     ``on_step(row)`` and objects in ``callbacks`` (``on_start(learner)``,
     ``on_step(row)``, ``on_end(record)``) observe recorded rows; an exception in one
     is reported as a warning and never stops training. ``chunk=K`` computes an online
     learner's summed gradient with ``etrace_grad(chunk=K)``'s order (the same sum, faster
     on wide layers with small batches); BPTT ignores it.
 
+    Failures: a non-finite loss or gradient raises :class:`NonFiniteError` (or, with
+    ``on_nonfinite='record'``, marks the row, skips that update and goes on); Ctrl-C
+    raises :class:`TrainingInterrupted` whose ``.record`` holds the finished steps.
+    ``checkpoint=PATH, checkpoint_every=N`` writes a checkpoint every ``N`` steps and at
+    the end; ``resume=PATH`` continues it: ``n_steps`` counts the whole run, so the same
+    call with ``resume=`` added trains the remaining steps, bit for bit as one run would.
+
     >>> rec = train(make_learner(fixture_model('leaky', task), 'd_rtrl'), task, n_steps=50,
     ...             optimizer=1e-2, record_every=5, oracle='bptt', progress=False)
     >>> rec.final_loss, rec.mean_cosine
     """
+    n_steps = check_n_steps(n_steps)
     trainer = Trainer(learner, data, optimizer=optimizer, batch_size=batch_size, seed=seed,
                       record_every=record_every, oracle=oracle, on_step=on_step, callbacks=callbacks,
                       label=label, T=T, check_liveness=check_liveness, measure_memory=measure_memory,
-                      chunk=chunk)
-    return trainer.run(n_steps, progress=progress)
+                      chunk=chunk, on_nonfinite=on_nonfinite, checkpoint=checkpoint,
+                      checkpoint_every=checkpoint_every, resume=resume)
+    remaining = n_steps - trainer.step_index
+    if remaining < 0:
+        raise ValueError(f'the checkpoint {os.fspath(resume)!r} is at step {trainer.step_index}, past '
+                         f'n_steps={n_steps}; ask for n_steps >= {trainer.step_index} (n_steps counts the whole run).')
+    if remaining == 0:
+        return trainer.finish()
+    return trainer.run(remaining, progress=progress)

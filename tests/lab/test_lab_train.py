@@ -143,10 +143,12 @@ def test_make_learner_and_model_factory_reprs(make_lif):
 
 
 def test_every_batch_starts_from_clean_states(make_rnn, dms):
+    import braintools
     import braintrace_lab as bl
     learner = bl.compile(make_rnn(4), 'd_rtrl', dms.batch(4).inputs[0])
-    first = lab.train(learner, dms, n_steps=2, optimizer=0.0, progress=False)
-    again = lab.train(learner, dms, n_steps=2, optimizer=0.0, progress=False)   # the same learner once more
+    frozen = lambda: braintools.optim.SGD(0.0)       # no update (a bare 0.0 learning rate is refused)
+    first = lab.train(learner, dms, n_steps=2, optimizer=frozen, progress=False)
+    again = lab.train(learner, dms, n_steps=2, optimizer=frozen, progress=False)   # the same learner once more
     assert again.loss == pytest.approx(first.loss, rel=1e-6)
     assert again.trace_norms['cell.W.weight'] == pytest.approx(first.trace_norms['cell.W.weight'], rel=1e-5)
 
