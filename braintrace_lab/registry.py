@@ -63,6 +63,9 @@ def _register_core():
     register_algorithm(references.RTRL, 'rtrl')
     register_algorithm(references.TBPTT, 'tbptt')
     register_algorithm(references.BPTT, 'bptt')
+    from .algorithms import influence
+    register_algorithm(influence.SnAp, 'snap', 'snap_n')
+    register_algorithm(influence.UORO, 'uoro')
 
 
 _register_core()

@@ -80,7 +80,8 @@ class RTRL(ETraceAlgorithm):
         self._H = H
         self._plan = plan
         self.graph = compiled.record
-        self.etrace = EligibilityTrace({'influence': jnp.zeros((H, P), dtype)})
+        self._P = P
+        self.etrace = EligibilityTrace(self.init_influence(H, P, dtype))
         hidden_avals = [leaves[n].invar.aval for n in plan.hidden_ids]
         self.signal_probe = brainstate.ShortTermState(tuple(jnp.zeros(a.shape, a.dtype) for a in hidden_avals))
         self.last_signal = LearningSignal(tuple(jnp.zeros(a.shape, a.dtype) for a in hidden_avals))
@@ -88,8 +89,28 @@ class RTRL(ETraceAlgorithm):
         self._remember_start()
         return self.graph
 
+    def init_influence(self, H, P, dtype):
+        """The trace at a reset: the ``H x P`` influence matrix, zero."""
+        return {'influence': jnp.zeros((H, P), dtype)}
+
+    def influence_update(self, f, p_vec, s_vec, traces):
+        """``M^t = J^t M^{t-1} + ds^t/dtheta`` from the step map ``f``; returns ``(traces, aux)``."""
+        (J_p, J_s), aux = jax.jacrev(f, argnums=(0, 1), has_aux=True)(p_vec, s_vec)
+        M = traces['influence']
+        return {'influence': self.mask_influence(J_s.astype(M.dtype) @ M + J_p.astype(M.dtype))}, aux
+
+    def mask_influence(self, M):
+        """Exact RTRL keeps every entry (SnAp-n overrides this with its sparsity pattern)."""
+        return M
+
+    def influence_grad(self, g_vec, traces):
+        """``dL^t/ds^t M^t`` as a flat parameter vector."""
+        M = traces['influence']
+        return g_vec.astype(M.dtype) @ M
+
     def _build_step(self):
         plan = self._plan
+        algo = self
         tracked = self._tracked
         nh = len(plan.hidden_ids)
         write_pos = list(plan.hidden_write_pos) + [plan.leaves[plan.other_ids[j]].write_pos for j in tracked]
@@ -106,7 +127,8 @@ class RTRL(ETraceAlgorithm):
                 o[j] = v
             return tuple(s[:nh]), tuple(o)
 
-        def forward(p, h, o, args, M):
+        def step_map(p, h, o, args):
+            """``f(p_vec, s_vec) -> (new s_vec, (outs, writes))``: one step on flat parameters and states."""
             p_vec, unravel_p = ravel_pytree(tuple(p))
             s_vec, unravel_s = ravel_pytree(states(h, o))
 
@@ -115,10 +137,14 @@ class RTRL(ETraceAlgorithm):
                 outs, writes = plan.run(unravel_p(pv), hh, oo, args)
                 new = ravel_pytree(tuple(writes[i] for i in write_pos))[0].astype(sv.dtype)
                 return new, (outs, writes)
+            return f, p_vec, s_vec
 
-            (J_p, J_s), (outs, writes) = jax.jacrev(f, argnums=(0, 1), has_aux=True)(p_vec, s_vec)
-            M_new = (J_s.astype(M.dtype) @ M + J_p.astype(M.dtype))
-            return tuple(outs), tuple(writes), M_new
+        self._step_map = step_map
+
+        def forward(p, h, o, args, traces):
+            f, p_vec, s_vec = step_map(p, h, o, args)
+            new_traces, (outs, writes) = algo.influence_update(f, p_vec, s_vec, traces)
+            return tuple(outs), tuple(writes), new_traces
 
         def signal(pp, e, h, o, args):
             def transform(v, val):
@@ -129,24 +155,23 @@ class RTRL(ETraceAlgorithm):
 
         @jax.custom_vjp
         def online_step(p, probe, h, o, args, traces):
-            outs, writes, M = forward(p, h, o, args, traces['influence'])
-            return outs, writes, {'influence': M}
+            return forward(p, h, o, args, traces)
 
         def fwd(p, probe, h, o, args, traces):
-            outs, writes, M = forward(p, h, o, args, traces['influence'])
+            outs, writes, new_traces = forward(p, h, o, args, traces)
             e0 = tuple(jnp.zeros_like(s) for s in states(h, o))
             _, vjp_signal = jax.vjp(lambda pp, ee: signal(pp, ee, h, o, args), p, e0)
             zeros = jax.tree.map(_zero_cotangent, (h, o, args, traces))
-            return (outs, writes, {'influence': M}), (vjp_signal, M, tuple(p), zeros)
+            return (outs, writes, new_traces), (vjp_signal, new_traces, tuple(p), zeros)
 
         def bwd(res, cots):
-            vjp_signal, M, p, zeros = res
+            vjp_signal, new_traces, p, zeros = res
             cot_out, cot_writes, _ = cots
             cot_p, g = vjp_signal(tuple(cot_out))
             g = tuple(a + cot_writes[i] for a, i in zip(g, write_pos))
-            g_vec = ravel_pytree(g)[0].astype(M.dtype)
+            g_vec = ravel_pytree(g)[0]
             _, unravel_p = ravel_pytree(p)
-            through = unravel_p(g_vec @ M)
+            through = unravel_p(algo.influence_grad(g_vec, new_traces))
             cot_p = tuple(a + b.astype(a.dtype) for a, b in zip(cot_p, through))
             h0, o0, a0, t0 = zeros
             return cot_p, g[:nh], h0, o0, a0, t0
