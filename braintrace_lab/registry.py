@@ -66,6 +66,8 @@ def _register_core():
     from .algorithms import influence
     register_algorithm(influence.SnAp, 'snap', 'snap_n')
     register_algorithm(influence.UORO, 'uoro')
+    from .algorithms import rflo
+    register_algorithm(rflo.RFLO, 'rflo')
 
 
 _register_core()

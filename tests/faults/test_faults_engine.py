@@ -102,10 +102,11 @@ BATCHED_RESETS = {
 def test_every_rule_equals_bptt_one_step_after_a_reset(cases, name):
     """The first-step property: no history, nothing to approximate, so every rule is exact.
 
-    Two rules approximate something other than history, by design, and are compared on
+    Three rules approximate something other than history, by design, and are compared on
     their exact weights only: OSTTP's hidden-layer signal is a fixed random projection of
-    the target, not ``dL/dh``; UORO's influence estimate is ``nu nu^T I`` with random signs
-    ``nu`` even at the first step (unbiased: ``tests/algorithms/test_influence_rules.py``).
+    the target and RFLO's the error sent back through a fixed random matrix, not ``dL/dh``;
+    UORO's influence estimate is ``nu nu^T I`` with random signs ``nu`` even at the first
+    step (unbiased: ``tests/algorithms/test_influence_rules.py``).
     """
     accepted = []
     for fname, (fx, xs, ys, ref) in cases.items():
@@ -117,16 +118,16 @@ def test_every_rule_equals_bptt_one_step_after_a_reset(cases, name):
         keys = list(ref)
         if name == 'osttp':
             keys = [k for k in ref if _dotted(k) not in _projected_params(learner)]
-        if name == 'uoro':       # a random rank-one estimate nu nu^T I, exact only in expectation
+        if name in ('uoro', 'rflo'):      # a random estimate / a random feedback matrix, by design
             keys = [k for k in ref if _dotted(k).startswith('readout')]
         err = _max_error(grads, ref, keys)
-        if err is None:      # OSTTP / UORO on a spiking net: no spike yet, the readout gets 0
+        if err is None:      # OSTTP / UORO / RFLO on a spiking net: no spike yet, the readout gets 0
             continue
         assert err < 1e-9, (name, fname, err)
         accepted.append(fname)
     # the property is vacuous if a rule is checked on nothing: each covers the exact-class layers,
     # the recurrent cells and (but OSTTP, see above) a spiking layer
-    want = {'leaky', 'linear_leaky', 'rnn', 'gru'} | (set() if name in ('osttp', 'uoro') else {'lif'})
+    want = {'leaky', 'linear_leaky', 'rnn', 'gru'} | (set() if name in ('osttp', 'uoro', 'rflo') else {'lif'})
     assert want <= set(accepted), (name, accepted)
 
 
