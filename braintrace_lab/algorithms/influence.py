@@ -9,8 +9,9 @@ stand-in for the influence matrix ``ds^t/dtheta``.
   pattern ``S_n`` keeps the entries reachable within ``n`` steps of the recurrence from the
   units a parameter touches directly: ``S_1`` = pattern of ``I``, ``S_{k+1} = S_k |
   pattern(|J| S_k)``. Exact once ``n - 1`` reaches the longest path of the connectivity.
-  SnAp-1 on a layer whose parameters each drive one unit is D-RTRL with the coupled
-  per-unit transition (OSTL recurrent). Here ``M`` is stored dense and masked: a reference
+  SnAp-1 on a one-state layer whose parameters each drive one unit (a tanh RNN, a leaky
+  integrator) is D-RTRL with the coupled per-unit transition (OSTL recurrent); on a GRU's
+  weight-through-weight paths or a two-state ALIF the two differ. Here ``M`` is stored dense and masked: a reference
   for the bias of SnAp-n, not for its memory.
 * **UORO** (Tallec & Ollivier 2018): ``M ~ s~ (x) theta~``, updated with random signs
   ``nu``: ``s~ <- rho0 J s~ + rho1 nu``, ``theta~ <- theta~ / rho0 + nu^T I / rho1``, with

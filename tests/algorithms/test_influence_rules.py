@@ -182,3 +182,17 @@ def test_uoro_same_seed_same_gradient_and_memory_is_linear():
     assert abs(sum(a.trace_memory().values()) - (n_params + n_hidden) * item) <= 2   # O(N + |theta|)
     rtrl = bl.compile(fx.build(), 'rtrl', xs[0])
     assert sum(rtrl.trace_memory().values()) == n_hidden * n_params * item          # RTRL: N x |theta|
+
+
+@pytest.mark.parametrize('name', ['rnn', 'leaky'])
+def test_snap_1_is_ostl_recurrent_on_one_state_layers(name, x64):
+    """Both keep, per weight, the influence on the unit it drives, through that unit's full self-Jacobian."""
+    fx = get_fixture(name)
+    with fx.context():
+        xs, ys = fx.data(T=6, seed=1, dtype=jnp.float64)
+        snap = bl.compile(fx.build(dtype=jnp.float64), 'snap', xs[0], n=1).etrace_grad(xs, ys, mse_loss)[0]
+        ostl = bl.compile(fx.build(dtype=jnp.float64), 'ostl_recurrent', xs[0]).etrace_grad(xs, ys, mse_loss)[0]
+        rtrl, _ = reference(fx, xs, ys, kind='rtrl', dtype=jnp.float64)
+    assert agreement(snap, ostl).relative_error < 1e-12
+    if name == 'rnn':
+        assert agreement(snap, rtrl).relative_error > 1e-2      # and it is an approximation there
