@@ -1,8 +1,9 @@
-"""The comparison report: a self-contained HTML page with inline SVG line charts.
+"""The comparison report: a self-contained HTML page with its charts inline (SVG from matplotlib).
 
 ``render_report(comparison)`` turns a :class:`~braintrace_lab.lab.compare.Comparison`
 into one HTML file (table, loss and accuracy curves, agreement with BPTT) that opens
-offline: no scripts, no fetched assets. ``svg_line_chart`` draws one chart.
+offline: no scripts, no fetched assets. Legends name each rule by its display name
+(``D-RTRL``, ``ES-D-RTRL (pp_prop), decay 0.9``); the table keeps the lab labels.
 
 An interrupted comparison (``comparison.interrupted``) is marked in the title and above
 the table; a rule that diverged reads ``diverged`` in the table and its warning names the
@@ -15,140 +16,51 @@ from __future__ import annotations
 import html
 import json
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
-__all__ = ['render_report', 'svg_line_chart']
-
-
-# ---------------------------------------------------------------------------- SVG charts
-PALETTE = ('#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf')
+__all__ = ['render_report', 'report_chart']
 
 
+# ---------------------------------------------------------------------------- charts
 def _finite(v) -> bool:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def _ticks(lo: float, hi: float, n: int = 5) -> List[float]:
-    if hi <= lo:
-        return [lo]
-    raw = (hi - lo) / max(n - 1, 1)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = min((s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw), default=raw)
-    start = math.ceil(lo / step) * step
-    out, v = [], start
-    while v <= hi + 1e-12 * abs(hi) and len(out) < 20:
-        out.append(round(v, 12))
-        v += step
-    return out
+def _figures():
+    """The :mod:`.figures` module, or ``None`` without matplotlib (an optional dependency)."""
+    try:
+        from . import figures
+    except ImportError:
+        return None
+    return figures
 
 
-def _fmt_tick(v: float) -> str:
-    if v == 0:
-        return '0'
-    if abs(v) >= 1e4 or abs(v) < 1e-3:
-        return f'{v:.0e}'
-    return f'{v:.4g}'
+def report_chart(title: str, series: Sequence[tuple], ylabel: str, logy: bool = False,
+                 hline: Optional[float] = None, colors: Optional[Dict[str, str]] = None, chart_id: str = 'c') -> str:
+    """One chart of ``series = [(label, steps, values), ...]`` as inline SVG (matplotlib).
 
-
-def _log_ticks(y0: float, y1: float) -> List[float]:
-    """Tick positions (in log10 units) between ``y0`` and ``y1``: decades, else 1-2-5 steps."""
-    decades = [float(e) for e in range(math.ceil(y0), math.floor(y1) + 1)]
-    if len(decades) >= 3:
-        return decades
-    out = [math.log10(k * 10.0 ** e) for e in range(math.floor(y0) - 1, math.ceil(y1) + 1) for k in (1, 2, 5)]
-    out = [t for t in out if y0 <= t <= y1]
-    return out if len(out) >= 2 else [math.log10(v) for v in _ticks(10 ** y0, 10 ** y1) if v > 0]
-
-
-def svg_line_chart(title: str, series: Sequence[tuple], xlabel: str = 'training step', ylabel: str = '',
-                   logy: bool = False, width: int = 470, height: int = 280, hline: Optional[float] = None,
-                   colors: Optional[Dict[str, str]] = None) -> str:
-    """A self-contained SVG line chart of ``series = [(label, xs, ys), ...]`` (NaNs are gaps).
-
-    ``logy`` plots ``log10(y)`` for positive ``y``; ``hline`` draws a dashed reference line;
-    ``colors`` maps labels to colours (default: the palette in series order).
+    Its element ids start with ``btl-<chart_id>-`` (unique in the page); each series is the
+    group ``btl-<chart_id>-series-<i>``. Without matplotlib (``pip install
+    braintrace-lab[lab]``) a note says so instead.
     """
-    ml, mr, mt, mb = 56, 112, 28, 42
-    pw, ph = width - ml - mr, height - mt - mb
-    pts = []
-    for label, xs, ys in series:
-        clean = []
-        for x, y in zip(xs, ys):
-            if _finite(x) and _finite(y) and (not logy or y > 0):
-                clean.append((float(x), math.log10(y) if logy else float(y)))
-            else:
-                clean.append(None)
-        pts.append((label, clean))
-    vals = [p for _, c in pts for p in c if p is not None]
-    esc = html.escape
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="btl-chart" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
-             f'<text x="{width / 2:.1f}" y="17" text-anchor="middle" font-size="13" font-weight="bold">'
-             f'{esc(title)}</text>']
-    if not vals:
-        parts.append(f'<text x="{width / 2:.1f}" y="{height / 2:.1f}" text-anchor="middle" font-size="12" '
-                     f'fill="#777">no data</text></svg>')
-        return ''.join(parts)
-    x0, x1 = min(p[0] for p in vals), max(p[0] for p in vals)
-    y0, y1 = min(p[1] for p in vals), max(p[1] for p in vals)
-    if hline is not None and (not logy or hline > 0):
-        h = math.log10(hline) if logy else hline
-        y0, y1 = min(y0, h), max(y1, h)
-    if x1 == x0:
-        x0, x1 = x0 - 1, x1 + 1
-    if y1 == y0:
-        pad = abs(y0) * 0.1 or 1.0
-        y0, y1 = y0 - pad, y1 + pad
-    pad = (y1 - y0) * 0.05
-    y0, y1 = y0 - pad, y1 + pad
-    sx = lambda x: ml + (x - x0) / (x1 - x0) * pw
-    sy = lambda y: mt + ph - (y - y0) / (y1 - y0) * ph
-    parts.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" stroke="#bbb"/>')
-    yt = _log_ticks(y0, y1) if logy else _ticks(y0, y1)
-    for t in yt:
-        y = sy(t)
-        label = _fmt_tick(10 ** t) if logy else _fmt_tick(t)
-        parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
-                     f'<text x="{ml - 5}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{label}</text>')
-    for t in _ticks(x0, x1):
-        x = sx(t)
-        parts.append(f'<text x="{x:.1f}" y="{mt + ph + 14}" text-anchor="middle" font-size="10">'
-                     f'{_fmt_tick(t)}</text>')
-    parts.append(f'<text x="{ml + pw / 2:.1f}" y="{height - 8}" text-anchor="middle" font-size="11">'
-                 f'{esc(xlabel)}</text>')
-    if ylabel:
-        parts.append(f'<text x="13" y="{mt + ph / 2:.1f}" text-anchor="middle" font-size="11" '
-                     f'transform="rotate(-90 13 {mt + ph / 2:.1f})">{esc(ylabel)}{" (log)" if logy else ""}</text>')
-    if hline is not None and (not logy or hline > 0):
-        y = sy(math.log10(hline) if logy else hline)
-        parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#888" '
-                     f'stroke-dasharray="4 3"/>')
-    for i, (label, clean) in enumerate(pts):
-        color = (colors or {}).get(label) or PALETTE[i % len(PALETTE)]
-        segs, cur = [], []
-        for p in clean:
-            if p is None:
-                if cur:
-                    segs.append(cur)
-                cur = []
-            else:
-                cur.append(p)
-        if cur:
-            segs.append(cur)
-        for seg in segs:
-            d = ' '.join(f'{sx(x):.1f},{sy(y):.1f}' for x, y in seg)
-            if len(seg) == 1:
-                x, y = seg[0]
-                parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}"/>')
-            else:
-                parts.append(f'<polyline class="btl-series" data-label="{esc(label)}" points="{d}" fill="none" '
-                             f'stroke="{color}" stroke-width="1.8"/>')
-        ly = mt + 10 + 15 * i
-        parts.append(f'<line x1="{ml + pw + 8}" x2="{ml + pw + 24}" y1="{ly - 4}" y2="{ly - 4}" '
-                     f'stroke="{color}" stroke-width="2"/><text x="{ml + pw + 28}" y="{ly}" font-size="10">'
-                     f'{esc(label)}</text>')
-    parts.append('</svg>')
-    return ''.join(parts)
+    figures = _figures()
+    if figures is None:
+        return (f'<p class="note btl-chart-missing">{html.escape(title)}: no chart without matplotlib '
+                f'(pip install braintrace-lab[lab]).</p>')
+    fig = figures.new_figure(4.8, 3.6)
+    figures.plot_lines(fig.subplots(), series, title=title, xlabel='training step', ylabel=ylabel, logy=logy,
+                       hline=hline, colors=colors, legend='below')
+    return figures.svg_of(fig, title=title, id_prefix=f'btl-{chart_id}-')
+
+
+def _rule_titles(comparison, labels) -> Dict[str, str]:
+    """``{label: display name}`` from the comparison's config (the label itself without matplotlib)."""
+    specs = {spec[0]: spec for spec in comparison.config.get('algorithms', []) if len(spec) == 3}
+    figures = _figures()
+    if figures is None:
+        return {k: k for k in labels}
+    return {k: figures.rule_title(specs[k][1], specs[k][2]) if k in specs else figures.rule_title(k)
+            for k in labels}
 
 
 # ---------------------------------------------------------------------------- the report
@@ -200,20 +112,25 @@ def render_report(comparison, title: str = 'braintrace-lab: algorithm comparison
     labels = list(curves)
     online = [k for k in labels if any(_finite(c) for c in curves[k].get('cosine', []))]
 
-    colors = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(labels)}
+    names = _rule_titles(comparison, labels)
+    palette = getattr(_figures(), 'PALETTE', ('#333',))
+    colors = {names[k]: palette[i % len(palette)] for i, k in enumerate(labels)}
 
     def series(key, keys=labels):
-        return [(k, curves[k]['steps'], curves[k].get(key, [])) for k in keys]
+        return [(names[k], curves[k]['steps'], curves[k].get(key, [])) for k in keys]
 
     chance = (meta or {}).get('chance_level')
     charts = [
-        svg_line_chart('training loss', series('loss'), ylabel='loss', logy=True, colors=colors),
-        svg_line_chart('accuracy', series('accuracy'), ylabel='accuracy', hline=chance, colors=colors),
+        report_chart('training loss', series('loss'), ylabel='loss (log scale)', logy=True, colors=colors,
+                     chart_id='loss'),
+        report_chart('accuracy', series('accuracy'), ylabel='accuracy (fraction correct)', hline=chance,
+                     colors=colors, chart_id='accuracy'),
     ]
     agreement_charts = [
-        svg_line_chart('cosine to the BPTT gradient', series('cosine', online), ylabel='cosine', colors=colors),
-        svg_line_chart('relative error to the BPTT gradient', series('relative_error', online),
-                       ylabel='relative error', logy=True, colors=colors),
+        report_chart('cosine to the BPTT gradient', series('cosine', online), ylabel='cosine similarity',
+                     colors=colors, chart_id='cosine'),
+        report_chart('relative error to the BPTT gradient', series('relative_error', online),
+                     ylabel='‖g − g*‖ / ‖g*‖ (log scale)', logy=True, colors=colors, chart_id='relerr'),
     ]
     warnings = sorted({w for rec in comparison.records.values() for w in rec.warnings})
     cfg = dict(comparison.config)

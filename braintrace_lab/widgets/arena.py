@@ -1,9 +1,13 @@
 """``AlgorithmArena``: several learning rules trained side by side on one task, live.
 
 Press *Run* (or call :meth:`AlgorithmArena.run`): every algorithm trains a fresh copy of
-the same model on the same batches, in lock step; loss and accuracy curves grow as they
-train and the comparison table (final loss/accuracy, cosine to BPTT, time per step,
-trace and peak memory) appears at the end.
+the same model on the same batches, in lock step. The status line says what is happening:
+first *compiling* (each rule's first step is traced and compiled by XLA, one rule after
+the other, and then the step used between recorded steps), then *training* with a progress
+bar while the loss and accuracy curves grow (redrawn at most every ``min_interval``
+seconds), then *done* with the comparison table (final loss/accuracy, cosine to BPTT,
+time per step, trace and peak memory). Legends name rules by their display names
+(``D-RTRL``, ``ES-D-RTRL (pp_prop), decay 0.9``); the table keeps the lab labels.
 
 >>> arena = AlgorithmArena(fixture_model('lif', task), task, n_steps=100)
 >>> arena.run(); print(arena.comparison.table())
@@ -18,14 +22,22 @@ from typing import Optional, Sequence
 import ipywidgets as W
 import traitlets
 
+from ..lab import figures
 from ..lab.compare import compare_algorithms, parse_algorithms
+from ..lab.learners import algorithm_label
 from ._base import SafeView, check_data, check_model_factory
+from ._static import StaticImage
 from .live_chart import LiveChart
 
 __all__ = ['AlgorithmArena']
 
+PANELS = [{'title': 'training loss', 'xlabel': 'training step', 'ylabel': 'loss (log scale)', 'logy': True,
+           'xinteger': True},
+          {'title': 'training accuracy', 'xlabel': 'training step', 'ylabel': 'accuracy (fraction correct)',
+           'ymin': 0, 'ymax': 1, 'xinteger': True}]
 
-class AlgorithmArena(SafeView, W.VBox):
+
+class AlgorithmArena(StaticImage, SafeView, W.VBox):
     """Side-by-side training of ``algorithms`` (see the module docstring).
 
     Keyword arguments after ``task`` go to :func:`braintrace_lab.lab.compare_algorithms`.
@@ -34,6 +46,7 @@ class AlgorithmArena(SafeView, W.VBox):
     n_steps = traitlets.Int(100).tag(sync=True)
     running = traitlets.Bool(False).tag(sync=True)
     status = traitlets.Unicode('ready').tag(sync=True)
+    phase = traitlets.Unicode('ready').tag(sync=True)
     steps_done = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, model_factory, task, algorithms: Sequence = ('bptt', 'd_rtrl', 'pp_prop'),
@@ -43,13 +56,18 @@ class AlgorithmArena(SafeView, W.VBox):
         check_data('AlgorithmArena', 'task', task)
         super().__init__()
         self._init_safe()
+        self.add_class('btl-arena')
         self.model_factory, self.task = model_factory, task
         self.specs = parse_algorithms(algorithms)
+        self.titles = {label: figures.rule_title(name, opts) if label == algorithm_label(name, opts) else label
+                       for label, name, opts in self.specs}
         self.options = dict(batch_size=batch_size, optimizer=optimizer, seed=seed, record_every=record_every,
                             T=T, **kwargs)
         self.n_steps = int(n_steps)
         self.min_interval = float(min_interval)
         self.comparison = None
+        self.compile_seconds = {}
+        self.phases = []                    # (phase, status) in the order they were shown
         self._curves = {}
         self._last_draw = -math.inf
         self.button = W.Button(description='Run', icon='play', tooltip='train every algorithm side by side')
@@ -57,26 +75,51 @@ class AlgorithmArena(SafeView, W.VBox):
         self.button.on_click(lambda _: self.run())
         self.steps_box = W.BoundedIntText(value=self.n_steps, min=1, max=100000, description='steps')
         traitlets.link((self, 'n_steps'), (self.steps_box, 'value'))
-        self.status_html = W.HTML('ready')
+        self.progress = W.IntProgress(value=0, min=0, max=self.n_steps, description='',
+                                      layout=W.Layout(width='240px'))
+        self.progress.add_class('btl-arena-progress')
+        self.status_html = W.HTML('')
         self.status_html.add_class('btl-arena-status')
-        self.chart = LiveChart(panels=[{'title': 'loss', 'xlabel': 'step', 'logy': True},
-                                       {'title': 'accuracy', 'xlabel': 'step'}])
+        self.chart = LiveChart(panels=PANELS)
         self.table_html = W.HTML('')
         self.table_html.add_class('btl-arena-table')
         self.error_html = W.HTML('')
-        self.children = [W.HBox([self.button, self.steps_box]), self.status_html, self.chart, self.table_html,
-                         self.error_html]
+        self.children = [W.HBox([self.button, self.steps_box, self.progress]), self.status_html, self.chart,
+                         self.table_html, self.error_html]
+        self._show_status()
 
     @traitlets.observe('error')
     def _show_error(self, change):
         self.error_html.value = (f'<div class="btl-error" style="color:#9b1c1c">{html.escape(change["new"])}</div>'
                                  if change['new'] else '')
 
-    @traitlets.observe('status')
-    def _show_status(self, change):
-        self.status_html.value = html.escape(change['new'])
+    @traitlets.observe('status', 'phase')
+    def _show_status(self, change=None):
+        self.status_html.value = (f'<div class="btl-phase" data-phase="{html.escape(self.phase)}">'
+                                  f'{html.escape(self.status)}</div>')
+
+    def _set(self, phase: str, status: str):
+        with self.hold_sync():
+            self.phase, self.status = phase, status
+        self.phases.append((phase, status))
 
     # ------------------------------------------------------------------ running
+    def _after_compile(self, label: str):
+        """A rule reported its first row: its first step compiled. Say what the next wait is."""
+        now = time.perf_counter()
+        self.compile_seconds[label] = now - self._t_phase
+        self._t_phase = now
+        done = f'{self.titles[label]} compiled in {self.compile_seconds[label]:.1f} s'
+        labels = [s[0] for s in self.specs]
+        if len(self.compile_seconds) < len(labels):
+            nxt = labels[len(self.compile_seconds)]
+            self._set('compiling', f'{done}; compiling {self.titles[nxt]} ({len(self.compile_seconds) + 1} of '
+                                   f'{len(labels)}) ...')
+        elif self._record_every > 1 and self._n > 2:
+            self._set('compiling', f'{done}; compiling the step used between recorded steps, for each rule ...')
+        else:
+            self._set('training', f'training: step 1 of {self._n}')
+
     def _on_row(self, label: str, row: dict):
         with self.guarded(f'plotting {label} step {row.get("step")}'):
             c = self._curves.setdefault(label, {'steps': [], 'loss': [], 'accuracy': []})
@@ -84,18 +127,24 @@ class AlgorithmArena(SafeView, W.VBox):
             c['loss'].append(row['loss'])
             c['accuracy'].append(row['accuracy'])
             self.steps_done = max(self.steps_done, int(row['step']) + 1)
+            self.progress.value = min(self.steps_done, self.progress.max)
             now = time.perf_counter()
-            if now - self._last_draw >= self.min_interval:
+            if label not in self.compile_seconds:
+                self._after_compile(label)
                 self._draw()
-                self.status = f'training: step {self.steps_done} of {self.n_steps}'
+                self._last_draw = now
+            elif now - self._last_draw >= self.min_interval:
+                self._draw()
+                self._set('training', f'training: step {self.steps_done} of {self._n}')
                 self._last_draw = now
 
     def _draw(self):
         series = []
         for label, c in self._curves.items():
-            series.append({'name': label, 'x': c['steps'], 'y': c['loss'], 'panel': 0})
+            title = self.titles.get(label, label)
+            series.append({'name': label, 'label': title, 'x': c['steps'], 'y': c['loss'], 'panel': 0})
             if any(not math.isnan(a) for a in c['accuracy']):
-                series.append({'name': label, 'x': c['steps'], 'y': c['accuracy'], 'panel': 1})
+                series.append({'name': label, 'label': title, 'x': c['steps'], 'y': c['accuracy'], 'panel': 1})
         self.chart.set_series(series)
 
     def run(self, n_steps: Optional[int] = None):
@@ -103,44 +152,56 @@ class AlgorithmArena(SafeView, W.VBox):
         if self.running:
             return self.comparison
         self.running, self.button.disabled = True, True
-        self._curves, self.steps_done, self.error = {}, 0, ''
+        self._curves, self.steps_done, self.error, self.compile_seconds, self.phases = {}, 0, '', {}, []
         self.table_html.value = ''
-        n = int(n_steps or self.n_steps)
-        self.status = f'compiling {len(self.specs)} learners ...'
+        n = self._n = int(n_steps or self.n_steps)
+        self._record_every = int(self.options.get('record_every') or max(1, n // 20))
+        self.progress.max, self.progress.value = n, 0
+        self._draw()
+        first = self.titles[self.specs[0][0]]
+        self._set('compiling', f'compiling {first} (1 of {len(self.specs)}): the first step of each rule is traced '
+                               f'and compiled by XLA, which takes a few seconds ...')
+        t0 = self._t_phase = time.perf_counter()
         try:
             with self.guarded('training'):
+                options = dict(self.options, record_every=self._record_every)
                 self.comparison = compare_algorithms(self.model_factory, self.task, [s[1:] for s in self.specs],
-                                                     n_steps=n, progress=False, on_step=self._on_row,
-                                                     **self.options)
+                                                     n_steps=n, progress=False, on_step=self._on_row, **options)
                 self._curves = {k: {key: list(v[key]) for key in ('steps', 'loss', 'accuracy')}
                                 for k, v in self.comparison.curves.items()}
                 self._draw()
+                self.progress.value = n
                 self.table_html.value = self.comparison.to_html()
-                self.status = f'done: {n} steps of {", ".join(self.comparison.records)}'
+                compiling = sum(self.compile_seconds.values())
+                self._set('done', f'done: {n} steps of {", ".join(self.titles[k] for k in self.comparison.records)} '
+                                  f'in {time.perf_counter() - t0:.1f} s (first steps with compilation: '
+                                  f'{compiling:.1f} s)')
         finally:
             self.running, self.button.disabled = False, False
         if self.error:
-            self.status = 'stopped by an error (see below)'
+            self._set('error', 'stopped by an error (see below)')
+        self.refresh_static()
         return self.comparison
 
     # ------------------------------------------------------------------ static rendering
     def to_figure(self):
-        """Static plotly figure of the loss and accuracy curves."""
-        import plotly.graph_objects as go
-        from plotly.subplots import make_subplots
-        fig = make_subplots(rows=1, cols=2, subplot_titles=('loss', 'accuracy'))
-        for label, c in self._curves.items():
-            fig.add_trace(go.Scatter(x=c['steps'], y=c['loss'], name=f'{label} loss', legendgroup=label),
-                          row=1, col=1)
-            fig.add_trace(go.Scatter(x=c['steps'], y=c['accuracy'], name=f'{label} accuracy',
-                                     legendgroup=label), row=1, col=2)
-        fig.update_yaxes(type='log', row=1, col=1)
-        fig.update_layout(title='algorithm arena', height=360)
+        """A matplotlib figure of the loss and accuracy curves (what the static image shows)."""
+        if not self._curves:
+            fig = figures.new_figure(8.8, 2.2)
+            figures.show_message(fig.subplots(), f'Algorithm arena ({", ".join(self.titles.values())}): not run '
+                                                 f'yet. Press Run or call arena.run().', title='algorithm arena')
+            return fig
+        fig = self.chart.to_figure()
+        fig.suptitle(self.status, fontsize=9)
         return fig
 
+    def static_image(self) -> bytes:
+        return figures.png_of(self.to_figure(), dpi=90)
+
     def to_html(self) -> str:
+        """Static HTML: the comparison table and the curves as an inline PNG (no scripts)."""
         table = self.comparison.to_html() if self.comparison is not None else ''
-        return table + self.to_figure().to_html(full_html=False, include_plotlyjs='cdn')
+        return table + figures.img_tag(self.static_image(), alt='algorithm arena: loss and accuracy')
 
     def __repr__(self) -> str:
         labels = [s[0] for s in self.specs]

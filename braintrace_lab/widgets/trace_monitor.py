@@ -1,10 +1,12 @@
-"""``TraceMonitor``: live eligibility-trace heatmaps and norm curves while a training loop runs.
+"""``TraceMonitor``: live eligibility-trace heatmaps, the loss and norm curves while a training loop runs.
 
 Pass it as a callback to :func:`braintrace_lab.lab.train`; every recorded row adds the
-trace norms ``||eps_p||`` and learning-signal norms per parameter to the curves, and at
-most every ``min_interval`` seconds the heatmaps (``I x O`` maps of mean ``|eps|``,
-block-averaged to ``max_size``) are sent as one float32 buffer, updating the view in
-place. Its cost is measured in ``time_spent`` (see ``benchmarks/bench_trace_monitor.py``).
+loss, the trace norms ``||eps_p||`` and learning-signal norms per parameter to the
+curves, and at most every ``min_interval`` seconds the heatmaps (``I x O`` maps of mean
+``|eps|``, block-averaged to ``max_size``, each with a colour bar) are sent as one
+float32 buffer, updating the view in place. Its cost is measured in ``time_spent`` (see
+``benchmarks/bench_trace_monitor.py``). The output carries a PNG of the same panels for
+exported notebooks, refreshed when training started from a cell ends (:mod:`._static`).
 
 >>> monitor = TraceMonitor(learner); display(monitor)
 >>> record = lab.train(learner, task, n_steps=200, callbacks=[monitor])
@@ -19,14 +21,22 @@ import anywidget
 import numpy as np
 import traitlets
 
+from ..lab import figures
 from ..lab.views import heatmap_payload
 from ._assets import css, esm
 from ._base import SafeView, check_learner
+from ._static import StaticImage
 
 __all__ = ['TraceMonitor']
 
 
-class TraceMonitor(SafeView, anywidget.AnyWidget):
+def _relation_title(key: str) -> str:
+    """``'w@op0->g0'`` -> ``'w: op0 → g0'``."""
+    param, _, rest = key.partition('@')
+    return f'{param}: {rest.replace("->", " → ")}' if rest else key
+
+
+class TraceMonitor(StaticImage, SafeView, anywidget.AnyWidget):
     """Live view of a learner's eligibility traces (see the module docstring).
 
     ``every``: push the heatmaps at most every ``every`` recorded rows; ``min_interval``:
@@ -55,6 +65,7 @@ class TraceMonitor(SafeView, anywidget.AnyWidget):
         self._steps, self._series = [], {}
         self._rows_since, self._last_push = 0, -math.inf
         self.time_spent, self.n_updates, self.n_rows = 0.0, 0, 0
+        self._auto_title = not title
         if title:
             self.title = title
         if learner is not None:
@@ -69,8 +80,8 @@ class TraceMonitor(SafeView, anywidget.AnyWidget):
             self._steps, self._series = [], {}
             graph = getattr(learner, 'graph', None)
             self._op_kinds = {r.key: r.op_kind for r in graph.relations} if graph is not None else {}
-            if not self.title or self.title == 'eligibility traces':
-                self.title = f'eligibility traces ({type(learner).__name__})'
+            if self._auto_title:
+                self.title = f'eligibility traces ({figures.learner_title(learner)})'
             self.status = 'attached'
             self.push()
         return self
@@ -89,6 +100,8 @@ class TraceMonitor(SafeView, anywidget.AnyWidget):
                 trace_norms = self._host_trace_norms()
             self._steps.append(float(row.get('step', self.n_rows - 1)))
             n = len(self._steps)
+            if 'loss' in row:
+                self._series.setdefault('loss', [math.nan] * (n - 1)).append(float(row['loss']))
             for prefix, norms in (('trace', trace_norms), ('signal', row.get('signal_norms') or {})):
                 for p, v in norms.items():
                     self._series.setdefault(f'{prefix} {p}', [math.nan] * (n - 1)).append(float(v))
@@ -106,6 +119,7 @@ class TraceMonitor(SafeView, anywidget.AnyWidget):
         with self.guarded('finishing'):
             self.push(step=int(self._steps[-1]) if self._steps else None, status='done')
         self.time_spent += time.perf_counter() - t0
+        self.refresh_static()
 
     def _host_trace_norms(self) -> dict:
         import jax
@@ -161,27 +175,38 @@ class TraceMonitor(SafeView, anywidget.AnyWidget):
         data = np.frombuffer(self.curves, np.float32).reshape(len(self.curve_names), -1) if self.curve_names else []
         return {name: (steps, data[i]) for i, name in enumerate(self.curve_names)}
 
-    def to_figure(self):
-        """A static plotly figure: one heatmap per relation, then the norm curves (log scale)."""
-        import plotly.graph_objects as go
-        from plotly.subplots import make_subplots
-        heats = self.heatmap_arrays()
-        n = max(1, len(heats))
-        fig = make_subplots(rows=1, cols=n + 1, subplot_titles=list(heats) + ['norms'])
-        for i, (key, h) in enumerate(heats.items()):
-            fig.add_trace(go.Heatmap(z=h, colorscale='Viridis', showscale=False, name=key), row=1, col=i + 1)
-        for name, (x, y) in self.curve_arrays().items():
-            fig.add_trace(go.Scatter(x=x, y=y, mode='lines', name=name), row=1, col=n + 1)
-        fig.update_yaxes(type='log', row=1, col=n + 1)
-        fig.update_layout(title=f'{self.title}: step {self.step}', height=320)
+    def to_figure(self, max_heatmaps: int = 4):
+        """A matplotlib figure of the view: heatmaps with colour bars, then loss, trace and signal norms."""
+        heats = list(self.heatmap_arrays().items())[:max_heatmaps]
+        curves = self.curve_arrays()
+        fig = figures.new_figure(max(11.0, 3.3 * len(heats)), 6.4 if heats else 3.4)
+        top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1]) if heats else (None, fig)
+        if heats:
+            top.suptitle(f'{self.title}: step {self.step} ({self.status})', fontsize=10, fontweight='bold')
+            axes = top.subplots(1, max(3, len(heats)), squeeze=False)[0]
+            for ax in axes[len(heats):]:
+                ax.set_visible(False)
+            for ax, (key, h) in zip(axes, heats):
+                figures.plot_heatmap(top, ax, h, title=_relation_title(key) + f' ({h.shape[0]} × {h.shape[1]})',
+                                     xlabel='output unit', ylabel='input unit', cbar_label='mean |ε|')
+        groups = (('loss', 'training loss', 'loss'), ('trace ', 'eligibility-trace norm', '‖ε‖ (L2 norm)'),
+                  ('signal ', 'learning-signal norm', '‖∂L/∂h‖ (RMS over time)'))
+        for ax, (prefix, title, ylabel) in zip(bottom.subplots(1, 3), groups):
+            series = [(name[len(prefix):] or name, x, y) for name, (x, y) in curves.items()
+                      if name == prefix or (prefix.endswith(' ') and name.startswith(prefix))]
+            figures.plot_lines(ax, series, title=title, ylabel=ylabel, logy=True,
+                               legend='below' if prefix != 'loss' else '')
         return fig
 
+    def static_image(self) -> bytes:
+        return figures.png_of(self.to_figure(), dpi=90)
+
     def to_html(self) -> str:
-        """Static HTML (plotly div; pass through ``to_figure()`` for other formats)."""
-        return self.to_figure().to_html(full_html=False, include_plotlyjs='cdn')
+        """Static HTML: the figure as an inline PNG (no scripts)."""
+        return figures.img_tag(self.static_image(), alt=f'{self.title}: step {self.step}')
 
     def __repr__(self) -> str:
-        learner = type(self.learner).__name__ if self.learner is not None else 'no learner'
+        learner = figures.learner_title(self.learner) if self.learner is not None else 'no learner'
         err = ', error' if self.error else ''
         return (f'TraceMonitor({learner}, step {self.step}, {len(self.panels)} heatmap(s), '
                 f'{len(self.curve_names)} curve(s), {self.n_updates} update(s){err})')

@@ -1,7 +1,6 @@
 """AlgorithmArena: a click on Run trains side by side; curves and the table reach the view."""
 import re
 
-import plotly.graph_objects as go
 
 from braintrace_lab import lab
 from braintrace_lab.widgets import AlgorithmArena
@@ -20,13 +19,45 @@ def test_run_button_trains_side_by_side(dms, record_comm):
     assert '<table' in arena.table_html.value and 'd_rtrl' in arena.table_html.value
     loss = arena.chart.arrays(panel=0)
     assert set(loss) == {'bptt', 'd_rtrl'} and list(loss['bptt'][0]) == [0, 1, 2]
+    assert [s['label'] for s in arena.chart.series if s['panel'] == 0] == ['BPTT', 'D-RTRL']    # display names
     assert len(rec.messages) >= 2                          # live redraws during training, then the final one
-    assert arena.steps_done == 3
+    assert arena.steps_done == 3 and arena.progress.value == 3 and arena.progress.max == 3
     fig = arena.to_figure()
-    assert isinstance(fig, go.Figure) and len(fig.data) == 4
-    assert '<table' in arena.to_html()
+    loss_ax, acc_ax = fig.get_axes()[:2]
+    assert loss_ax.get_yscale() == 'log' and acc_ax.get_ylim() == (0, 1)
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ['BPTT', 'D-RTRL']
+    assert '<table' in arena.to_html() and '<img class="btl-static"' in arena.to_html()
     text = repr(arena)
     assert text.startswith("AlgorithmArena(['bptt', 'd_rtrl'], 3 steps, done") and not re.search(r'0x[0-9a-f]+', text)
+
+
+def test_phases_say_compiling_before_training(dms):
+    """Each rule's first step compiles: the status names the rule being compiled, then training starts."""
+    make = lab.fixture_model('rnn', dms, n_hidden=6)
+    arena = AlgorithmArena(make, dms, algorithms=('bptt', 'd_rtrl', ('pp_prop', {'decay_or_rank': 0.5})),
+                           n_steps=6, batch_size=4, record_every=2, min_interval=0)
+    assert arena.phase == 'ready' and 'data-phase="ready"' in arena.status_html.value
+    arena.run()
+    phases = [p for p, _ in arena.phases]
+    texts = [t for _, t in arena.phases]
+    assert phases[:4] == ['compiling'] * 4 and phases[-1] == 'done' and 'training' in phases
+    assert texts[0].startswith('compiling BPTT (1 of 3)')
+    assert 'BPTT compiled in' in texts[1] and 'compiling D-RTRL (2 of 3)' in texts[1]
+    assert 'compiling ES-D-RTRL (pp_prop), decay 0.5 (3 of 3)' in texts[2]
+    assert 'compiling the step used between recorded steps' in texts[3]       # record_every > 1
+    assert set(arena.compile_seconds) == {'bptt', 'd_rtrl', 'pp_prop(0.5)'}
+    assert all(s > 0 for s in arena.compile_seconds.values())
+    assert texts[-1].startswith('done: 6 steps of BPTT, D-RTRL, ES-D-RTRL (pp_prop), decay 0.5 in ')
+    assert 'data-phase="done"' in arena.status_html.value
+
+
+def test_static_image_before_a_run_says_so(dms):
+    arena = AlgorithmArena(lab.fixture_model('rnn', dms, n_hidden=6), dms, algorithms=('bptt', 'd_rtrl'))
+    fig = arena.to_figure()
+    (ax,) = fig.get_axes()
+    assert 'not run yet' in ax.texts[0].get_text() and 'BPTT, D-RTRL' in ax.texts[0].get_text()
+    data, _ = arena.mime_bundle()
+    assert 'image/png' in data and 'application/vnd.jupyter.widget-view+json' in data
 
 
 def test_errors_are_shown_not_raised(dms):

@@ -26,15 +26,29 @@ def test_a_click_in_the_browser_shows_the_node_details(trainer, record_comm):
     assert view.details == {}
 
 
-def test_static_rendering_and_repr(trainer):
+def test_static_rendering_has_a_legend_and_the_rule_name(trainer):
     view = GraphView(trainer.learner.graph, algorithm='pp_prop')
+    assert view.graph['rule'] == 'ES-D-RTRL (pp_prop)'
     html = view.to_html()
     assert '<svg' in html and 'readout.weight' in html and 'g0: neuron.V' in html and 'non_temporal' in html
-    assert view.to_svg().count('<rect') == 6
+    assert 'ES-D-RTRL (pp_prop): 1 hidden group(s)' in html
+    svg = view.to_svg()
+    assert svg.count('rx="6"') == 6                                   # one box per node
+    for _, _, meaning in view.graph['legend']:                         # the legend says what each style means
+        assert f'>{meaning.replace(">", "&gt;")}</text>' in svg
+    assert len(view.graph['legend']) >= 6 and svg.count('class="btl-legend-item"') == len(view.graph['legend'])
     text = repr(view)
     assert text.startswith('GraphView(pp_prop: 1 hidden group(s)') and "params=['w', 'readout.weight']" in text
     assert not re.search(r'0x[0-9a-f]+', text)
-    assert 'export default' in GraphView._esm and 'btlDrawChart' in GraphView._esm and '.btl-root' in GraphView._css
+    assert 'export{' in GraphView._esm.replace(' ', '') and '.btl-root' in GraphView._css
+
+
+def test_the_output_carries_the_svg_for_exported_notebooks(trainer):
+    view = GraphView(trainer.learner)
+    assert view.graph['rule'] == 'D-RTRL'                             # the display name, not the class name
+    data, _ = view.mime_bundle()
+    assert 'application/vnd.jupyter.widget-view+json' in data
+    assert data['image/svg+xml'] == view.to_svg() and data['image/svg+xml'].startswith('<svg')
 
 
 def test_errors_are_shown_not_raised(trainer):

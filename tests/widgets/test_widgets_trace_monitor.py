@@ -1,8 +1,9 @@
-"""TraceMonitor: live buffers while training, throttling, and a broken view never stops training."""
+"""TraceMonitor: live buffers while training, throttling, static images, and a broken view never stops training."""
+import base64
 import re
 
 import numpy as np
-import plotly.graph_objects as go
+import pytest
 
 from braintrace_lab.lab.views import downsample, trace_heatmap
 from braintrace_lab.widgets import TraceMonitor
@@ -19,7 +20,8 @@ def test_monitor_updates_in_place_while_training(trainer, record_comm):
         trainer.remove_callback(mon)
     assert mon.learner is trainer.learner and mon.step == start + 3 and mon.status == 'done'
     assert mon.n_rows == 4 and mon.n_updates == 1 + 4 + 1      # attach, every row, the end
-    assert mon.curve_names == ['signal w', 'trace w']
+    assert mon.curve_names == ['loss', 'signal w', 'trace w']
+    np.testing.assert_allclose(mon.curve_arrays()['loss'][1], trainer.record.loss[-4:], rtol=1e-5)
     steps, trace = mon.curve_arrays()['trace w']
     np.testing.assert_array_equal(steps, np.arange(start, start + 4))
     np.testing.assert_allclose(trace, trainer.record.trace_norms['w'][-4:], rtol=1e-5)
@@ -70,10 +72,43 @@ def test_a_broken_view_never_stops_training(trainer, monkeypatch):
 
 def test_static_figure_and_repr(trainer):
     mon = TraceMonitor(trainer.learner, min_interval=0)
-    mon.on_step({'step': 0, 'trace_norms': {'w': 2.0}, 'signal_norms': {'w': 0.1}})
+    mon.on_step({'step': 0, 'loss': 0.7, 'trace_norms': {'w': 2.0}, 'signal_norms': {'w': 0.1}})
+    assert mon.title == 'eligibility traces (D-RTRL)'           # the rule's display name, not its class
     fig = mon.to_figure()
-    assert isinstance(fig, go.Figure) and any(isinstance(t, go.Heatmap) for t in fig.data)
-    assert '<div' in mon.to_html()
+    titles = [ax.get_title() for ax in fig.get_axes()]
+    assert 'w: op0 → g0 (4 × 8)' in titles and 'training loss' in titles and 'eligibility-trace norm' in titles
+    bar = next(ax for ax in fig.get_axes() if ax.get_ylabel() == 'mean |ε|')       # the heatmap's colour bar
+    assert bar.get_ylim()[1] == pytest.approx(mon.heatmap_arrays()['w@op0->g0'].max(), rel=1e-5)
+    heat = next(ax for ax in fig.get_axes() if ax.get_title().startswith('w: '))
+    assert (heat.get_xlabel(), heat.get_ylabel()) == ('output unit', 'input unit')
+    assert mon.to_html().startswith('<img class="btl-static"')
+    data, _ = mon.mime_bundle()
+    assert base64.b64decode(data['image/png'])[:8] == b'\x89PNG\r\n\x1a\n'
     text = repr(mon)
-    assert text.startswith('TraceMonitor(ParamDimVjpAlgorithm, step 0, 1 heatmap(s)')
+    assert text.startswith('TraceMonitor(D-RTRL, step 0, 1 heatmap(s)')
     assert not re.search(r'0x[0-9a-f]+', text)
+
+
+def test_custom_title_is_kept(trainer):
+    mon = TraceMonitor(trainer.learner, title='my traces')
+    assert mon.title == 'my traces'
+
+
+def test_static_image_is_refreshed_only_from_a_running_cell(trainer, monkeypatch):
+    """After training from a cell the output's image is re-sent; from a widget message it is not."""
+    from braintrace_lab.widgets import _static
+    mon = TraceMonitor(trainer.learner, min_interval=0)
+    sent = []
+    monkeypatch.setattr(_static, 'display', lambda data, **kw: sent.append(('display', data, kw)))
+    monkeypatch.setattr(_static, 'update_display', lambda data, **kw: sent.append(('update', data, kw)))
+    mon._ipython_display_()
+    assert [s[0] for s in sent] == ['display'] and sent[0][2]['display_id'] == mon.display_id
+    assert 'image/png' in sent[0][1] and 'application/vnd.jupyter.widget-view+json' in sent[0][1]
+    monkeypatch.setattr(_static, 'in_running_cell', lambda: False)       # e.g. a button's handler
+    mon.on_step({'step': 0, 'loss': 0.5, 'trace_norms': {'w': 1.0}})
+    mon.on_end()
+    assert len(sent) == 1
+    monkeypatch.setattr(_static, 'in_running_cell', lambda: True)        # a cell called train(...)
+    mon.on_end()
+    assert [s[0] for s in sent] == ['display', 'update'] and sent[1][2]['display_id'] == mon.display_id
+    assert 'step 0' in sent[1][1]['text/plain']

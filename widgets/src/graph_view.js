@@ -1,6 +1,8 @@
-// GraphView: the compiled eligibility-trace graph, params -> ops -> hidden groups.
-// Traits: graph (layout dict from Python), selected (node id, synced back), details, error.
-// Uses helpers from common.js (prepended by Python).
+// GraphView: the compiled eligibility-trace graph, params -> ops -> hidden groups, with a legend
+// of its line and border styles.
+// Traits: graph (layout dict from Python; `rule` is the rule's display name), selected (node id,
+// synced back), details, error.
+import { el as btlEl, errorBanner as btlErrorBanner } from "./dom.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -68,10 +70,25 @@ function renderDetails(model, box) {
   box.appendChild(table);
 }
 
+// the legend of line and border styles: graph.legend = [[kind ("line" | "node"), SVG style, meaning]]
+const SELECTED = ["node", "fill:#fff;stroke:#d62728;stroke-width:3", "selected (click a node)"];
+
+function renderLegend(model, box) {
+  box.innerHTML = "";
+  const items = ((model.get("graph") || {}).legend || []).concat([SELECTED]);
+  for (const [kind, style, text] of items) {
+    const svg = svgEl("svg", { width: 30, height: 14, class: "btl-legend-swatch" });
+    svg.appendChild(kind === "line" ? svgEl("line", { x1: 1, y1: 7, x2: 29, y2: 7, style })
+                                    : svgEl("rect", { x: 2, y: 2, width: 26, height: 10, rx: 3, style }));
+    box.appendChild(btlEl("span", { class: "btl-legend-item" }, [svg, btlEl("span", { text })]));
+  }
+}
+
 function renderExcluded(model, box) {
   box.innerHTML = "";
   const g = model.get("graph") || {};
-  box.appendChild(btlEl("div", { class: "btl-summary", text: (g.algorithm ? g.algorithm + ": " : "") + (g.summary || "") }));
+  const rule = g.rule || g.algorithm;
+  box.appendChild(btlEl("div", { class: "btl-summary", text: (rule ? rule + ": " : "") + (g.summary || "") }));
   const ex = g.excluded || [];
   if (!ex.length) return;
   const list = btlEl("ul", { class: "btl-excluded" });
@@ -88,12 +105,14 @@ export default {
     const width = 720, height = 260;
     const head = btlEl("div");
     const svg = svgEl("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "btl-graph-svg" });
+    const legend = btlEl("div", { class: "btl-legend btl-graph-legend" });
     const details = btlEl("div", { class: "btl-details" });
-    root.appendChild(head); root.appendChild(svg); root.appendChild(details);
+    root.append(head, svg, legend, details);
     const draw = () => {
       try {
         renderExcluded(model, head);
         renderGraph(model, svg, width, height);
+        renderLegend(model, legend);
         renderDetails(model, details);
         showError(model.get("error"));
       } catch (err) {
