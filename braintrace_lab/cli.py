@@ -1,27 +1,36 @@
 """The ``braintrace-lab`` command line: compare learning rules, or open the tutorials.
 
 ``braintrace-lab compare``
-    Trains several algorithms (default: BPTT, D-RTRL, ES-D-RTRL and e-prop when it is
-    registered) on a built-in task, with a progress bar; prints the comparison table
-    and writes a self-contained HTML report (table, loss and accuracy curves, agreement
-    with BPTT) that opens offline: the plots are inline SVG, no JavaScript.
+    Trains several learning rules side by side on a built-in task, with a progress bar;
+    prints the comparison table, says which rules are exact on the model and why, and
+    writes a self-contained HTML report (table, loss and accuracy curves, agreement with
+    BPTT) that opens offline: the plots are inline SVG, no JavaScript. With no choices it
+    runs the teaching comparison: a recurrent spiking network (LIF neurons with all-to-all
+    recurrent weights) on evidence accumulation, BPTT, D-RTRL, ES-D-RTRL, e-prop (random
+    feedback, filtered), OTTT and OSTL, 5 seeds each, 95 % intervals, held-out accuracy.
 
 ``braintrace-lab lab``
     Opens JupyterLab on the tutorials (``--no-browser`` and unknown options are passed
     on to ``jupyter lab``).
 
+Rules are written ``NAME[:VALUE][:OPTION=VALUE]...`` (see :mod:`braintrace_lab.lab.rule_specs`):
+a bare ``VALUE`` is the decay (a float) or rank (an int) of ``pp_prop`` / ``es_d_rtrl``;
+options are the rule's own, e.g. ``eprop:feedback=random:kappa=0.95``, ``ottt:mode=O:decay=0.8``,
+``otpe:mode=approx``, ``pp_prop:decay_or_rank=8``.
+
 Examples::
 
-    braintrace-lab compare                                   # evidence accumulation, ~1 min
+    braintrace-lab compare                                   # the teaching comparison, ~1 min
     braintrace-lab compare --task spike_patterns --algorithms bptt,d_rtrl,pp_prop:0.5 \\
         --epochs 200 --out reports/snn.html
+    braintrace-lab compare --algorithms bptt,eprop:feedback=random:kappa=0.5,ottt:mode=O --seeds 3
     braintrace-lab compare --epochs 2000 --checkpoint ckpt/ --checkpoint-every 100
     braintrace-lab compare --epochs 2000 --checkpoint ckpt/ --resume     # after a crash or Ctrl-C
     braintrace-lab lab --no-browser
 
-Bad arguments exit with status 2 and a message that lists the valid choices; a failure
-while training exits with status 1. Ctrl-C during ``compare`` prints the table of the
-finished steps, writes the report marked "interrupted" and exits with status 130.
+Bad arguments exit with status 2 and a one-line message that names the valid choices; a
+failure while training exits with status 1. Ctrl-C during ``compare`` prints the table of
+the finished steps, writes the report marked "interrupted" and exits with status 130.
 """
 from __future__ import annotations
 
@@ -35,17 +44,27 @@ import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-__all__ = ['main', 'build_parser', 'SETUPS', 'DEFAULT_TASK', 'default_algorithms', 'valid_algorithms',
-           'parse_algorithm_list', 'build_lab_command', 'find_tutorials']
+from .lab.factories import LiveSNNFactory, make_model_factory
+from .lab.rule_specs import NOT_IN_RUNNER, RuleSpecError, format_rule, parse_rule, rule_names
+
+__all__ = ['main', 'build_parser', 'SETUPS', 'DEFAULT_TASK', 'DEFAULT_RULES', 'DEFAULT_SEEDS', 'DEFAULT_EPOCHS',
+           'default_algorithms', 'valid_algorithms', 'parse_algorithm_list', 'build_lab_command', 'find_tutorials',
+           'LiveSNNFactory', 'make_model_factory']
 
 PROG = 'braintrace-lab'
 DEFAULT_TASK = 'evidence'
 DEFAULT_OUT = os.path.join('reports', 'compare.html')
+# The teaching comparison: every rule's row differs from the others for a reason the report gives.
+# e-prop as in its paper: random feedback, traces filtered with the readout's leak exp(-dt/tau_out)
+# = exp(-1 ms / 20 ms) ~ 0.95.
+DEFAULT_RULES = ('bptt', 'd_rtrl', 'es_d_rtrl:0.9', 'eprop:feedback=random:kappa=0.95', 'ottt', 'ostl_recurrent')
+DEFAULT_SEEDS = 5           # with the default rules; 1 (fast) when --algorithms picks the rules
+DEFAULT_EPOCHS = 300
 
 # A small, learnable default per task: (task options, model, model options). The model is a
 # catalog fixture name, or 'live_snn' for the seed tutorial's recurrent SNN made live.
 SETUPS: Dict[str, Tuple[dict, str, dict]] = {
-    'evidence': ({'n_cues': 3, 'n_per_group': 4, 'delay_steps': 4}, 'leaky', {'n_hidden': 16, 'lam': 0.9}),
+    'evidence': ({'n_cues': 7, 'n_per_group': 4, 'delay_steps': 8}, 'live_snn', {'n_hidden': 32}),
     'spike_patterns': ({'n_patterns': 10, 'n_classes': 5, 'n_steps': 25, 'n_in': 20, 'p': 0.15},
                        'live_snn', {'n_hidden': 32}),
     'dms': ({}, 'gru', {'n_hidden': 16}),
@@ -56,14 +75,6 @@ SETUPS: Dict[str, Tuple[dict, str, dict]] = {
     'manifold': ({}, 'leaky', {'n_hidden': 16}),
 }
 MODELS = ('leaky', 'lif', 'alif', 'rnn', 'gru', 'live_snn')
-_EPROP_NAMES = ('eprop', 'e_prop')
-_DECAY_RULES = ('pp_prop', 'es_d_rtrl', 'esd_rtrl', 'io_dim', 'iodimvjpalgorithm')
-# registered rules the lab's training runner cannot drive yet (it steps one input at a time
-# and feeds no targets): named in the error message instead of failing mid-training
-NOT_IN_RUNNER = {
-    'tbptt': 'it takes windows of inputs (vjp_method multi-step); the runner steps one input at a time',
-    'osttp': 'it needs the target at every step (set_target), which the runner does not feed',
-}
 
 
 class UsageError(Exception):
@@ -76,97 +87,36 @@ def _norm(name: str) -> str:
 
 
 def valid_algorithms() -> List[str]:
-    """``'bptt'`` and every registered algorithm name that the lab's training runner can drive."""
-    from .registry import algorithm_names
-    return ['bptt'] + [n for n in algorithm_names() if n != 'bptt' and n not in NOT_IN_RUNNER]
+    """The canonical names of the rules the lab's runner can drive (``'bptt'`` first); aliases left out."""
+    return [n for n in rule_names()[0] if n not in NOT_IN_RUNNER]
 
 
 def default_algorithms() -> List[str]:
-    """BPTT, D-RTRL, ES-D-RTRL (decay 0.9) and e-prop when the registry has it."""
-    names = set(valid_algorithms())
-    out = ['bptt', 'd_rtrl', 'es_d_rtrl']
-    out += [n for n in _EPROP_NAMES if n in names][:1]
-    return out
+    """The rules of the teaching comparison, as rule texts (:data:`DEFAULT_RULES`)."""
+    return list(DEFAULT_RULES)
 
 
 def parse_algorithm_list(text: str) -> List[tuple]:
-    """``'bptt,d_rtrl,pp_prop:0.5'`` -> ``[('bptt', {}), ('d_rtrl', {}), ('pp_prop', {'decay_or_rank': 0.5})]``.
+    """``'bptt,pp_prop:0.5,eprop:feedback=random'`` -> ``[('bptt', {}), ('pp_prop', {...}), ('eprop', {...})]``.
 
-    ``NAME:VALUE`` sets ``decay_or_rank`` of a pp_prop/ES-D-RTRL rule (a float decay in
-    (0, 1) or an int rank). Raises :class:`UsageError` naming the valid algorithms.
+    Each item is ``NAME[:VALUE][:OPTION=VALUE]...`` (:func:`~braintrace_lab.lab.rule_specs.parse_rule`).
+    Raises :class:`UsageError` naming the valid algorithms or options.
     """
-    valid = valid_algorithms()
     items = [s.strip() for s in text.split(',') if s.strip()]
     if not items:
-        raise UsageError(f'--algorithms is empty; give a comma-separated list of: {", ".join(valid)}')
+        raise UsageError(f'--algorithms is empty; give a comma-separated list of: {", ".join(valid_algorithms())}')
     out, seen = [], set()
     for item in items:
-        name, _, value = item.partition(':')
-        key = _norm(name)
-        if key in NOT_IN_RUNNER:
-            raise UsageError(f'algorithm {name.strip()!r} cannot be compared from the command line: '
-                             f'{NOT_IN_RUNNER[key]}; use the Python API (see tutorial 05); valid '
-                             f'algorithms: {", ".join(valid)}')
-        if key not in valid:
-            raise UsageError(f'unknown algorithm {name.strip()!r}; valid algorithms: {", ".join(valid)}')
-        opts = {}
-        if value:
-            if key not in _DECAY_RULES:
-                raise UsageError(f'{item!r}: only pp_prop / es_d_rtrl take a value (decay or rank), '
-                                 f'e.g. pp_prop:0.9 or pp_prop:8')
-            try:
-                v = int(value) if value.strip().lstrip('+').isdigit() else float(value)
-            except ValueError:
-                raise UsageError(f'{item!r}: the value after ":" must be a decay in (0, 1) or an integer '
-                                 f'rank >= 1, got {value!r}') from None
-            if isinstance(v, int) and v < 1 or isinstance(v, float) and not 0.0 < v < 1.0:
-                raise UsageError(f'{item!r}: a decay must lie in (0, 1) and a rank must be >= 1')
-            opts['decay_or_rank'] = v
+        try:
+            key, opts = parse_rule(item)
+        except RuleSpecError as err:
+            raise UsageError(str(err)) from None
         ident = (key, tuple(sorted(opts.items())))
         if ident in seen:
             raise UsageError(f'algorithm {item!r} is listed twice')
         seen.add(ident)
         out.append((key, opts))
     return out
-
-
-# ---------------------------------------------------------------------------- models
-class LiveSNNFactory:
-    """``factory(batch_size, seed) -> LiveSNN`` sized for a task (inputs ``n_in``, ``n_out`` classes)."""
-
-    def __init__(self, n_in: int, n_out: int, n_hidden: int = 32, input_scale: float = 30.0):
-        self.n_in, self.n_out, self.n_hidden, self.input_scale = n_in, n_out, n_hidden, input_scale
-
-    def context(self):
-        import brainstate
-        import brainunit as u
-        return brainstate.environ.context(dt=1. * u.ms)
-
-    def __call__(self, batch_size=None, seed=None):
-        import brainstate
-        from .models.seed_snn import LiveSNN
-        with self.context():
-            brainstate.random.seed(0 if seed is None else int(seed))
-            model = LiveSNN(self.n_in, self.n_hidden, self.n_out, input_scale=self.input_scale)
-            if batch_size:
-                brainstate.nn.init_all_states(model, batch_size=batch_size)
-            else:
-                brainstate.nn.init_all_states(model)
-        return model
-
-    def __repr__(self):
-        return f'LiveSNN(n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out})'
-
-
-def make_model_factory(model: str, task, n_hidden: Optional[int] = None, options: Optional[dict] = None):
-    """A model factory for ``task``: a catalog fixture or ``'live_snn'``."""
-    opts = dict(options or {})
-    if n_hidden is not None:
-        opts['n_hidden'] = int(n_hidden)
-    if model == 'live_snn':
-        return LiveSNNFactory(task.n_inputs, task.n_outputs, **opts)
-    from .lab import fixture_model
-    return fixture_model(model, task, **opts)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -185,6 +135,7 @@ def _number_type(convert, accept, expected: str, show_text: bool = False):
 
 _positive_int = _number_type(int, lambda v: v >= 1, 'a positive integer')
 _non_negative_int = _number_type(int, lambda v: v >= 0, 'an integer >= 0')
+_seeds_type = _number_type(int, lambda v: v >= 1, 'a positive number of seeds per rule, e.g. --seeds 3')
 _positive_float = _number_type(float, lambda v: v > 0 and math.isfinite(v), 'a positive number', show_text=True)
 
 
@@ -215,10 +166,30 @@ def _check_checkpoint_args(args) -> None:
                          f'to start there')
 
 
+def _resolve_run(args) -> tuple:
+    """``(rules, seeds, epochs)``: the teaching defaults unless ``--algorithms`` / ``--seeds`` / ``--epochs`` say."""
+    if args.algorithms is not None:
+        rules = parse_algorithm_list(args.algorithms)
+    else:
+        rules = [parse_rule(text) for text in default_algorithms()]
+    seeds = args.seeds if args.seeds is not None else (1 if args.algorithms is not None else DEFAULT_SEEDS)
+    return rules, seeds, args.epochs if args.epochs is not None else DEFAULT_EPOCHS
+
+
+def _print_warnings(caught, comparison) -> None:
+    """Each distinct warning once (liveness, callbacks, where a rule diverged ...), to stderr."""
+    seen = set()
+    texts = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    texts += [text for recs in comparison.seed_records.values() for rec in recs for text in rec.warnings]
+    for text in texts:
+        if text not in seen:
+            seen.add(text)
+            print(f'warning: {text}', file=sys.stderr)
+
+
 def cmd_compare(args, parser) -> int:
     task_name = _resolve_task(args.task)
-    algorithms = parse_algorithm_list(args.algorithms) if args.algorithms is not None else \
-        [(a, {}) for a in default_algorithms()]
+    algorithms, n_seeds, epochs = _resolve_run(args)
     _check_checkpoint_args(args)
     task_opts, model, model_opts = SETUPS.get(task_name, ({}, 'leaky', {'n_hidden': 16}))
     if args.model is not None:
@@ -233,38 +204,35 @@ def cmd_compare(args, parser) -> int:
 
     import warnings as _w
     from .lab.compare import compare_algorithms
+    from .lab.explain import describe_model
     from .lab.faults import TrainingInterrupted
     from .lab.html_report import render_report
     from .tasks import get_task
     task = get_task(task_name, seed=args.seed, **task_opts)
     factory = make_model_factory(model, task, args.hidden, model_opts)
-    specs = [(name, opts) for name, opts in algorithms]
-    print(f'{PROG} compare: {", ".join(n if not o else f"{n}:{o["decay_or_rank"]}" for n, o in specs)} '
-          f'on {task_name} ({factory!r}), {args.epochs} training steps, batch {args.batch_size}, '
-          f'seed {args.seed}', file=sys.stderr)
-    every = None if args.checkpoint is None else (args.checkpoint_every or max(1, args.epochs // 10))
+    seeds = f'seed {args.seed}' if n_seeds == 1 else f'seeds {args.seed}..{args.seed + n_seeds - 1}'
+    print(f'{PROG} compare: {", ".join(format_rule(n, o) for n, o in algorithms)} on {task_name} ({factory!r}), '
+          f'{epochs} training steps, batch {args.batch_size}, {seeds}', file=sys.stderr)
+    every = None if args.checkpoint is None else (args.checkpoint_every or max(1, epochs // 10))
     interrupted = None
     with _w.catch_warnings(record=True) as caught:
         _w.simplefilter('always')
         _w.filterwarnings('ignore', category=DeprecationWarning)
         _w.filterwarnings('ignore', category=FutureWarning)
         try:
-            comparison = compare_algorithms(factory, task, specs, n_steps=args.epochs, seed=args.seed,
+            comparison = compare_algorithms(factory, task, algorithms, n_steps=epochs, seed=args.seed,
                                             batch_size=args.batch_size, optimizer=args.lr,
                                             record_every=args.record_every or None,
                                             progress=not args.no_progress, chunk=args.chunk,
-                                            checkpoint=args.checkpoint, checkpoint_every=every, resume=args.resume)
+                                            checkpoint=args.checkpoint, checkpoint_every=every, resume=args.resume,
+                                            seeds=n_seeds, eval_size=args.eval_size)
         except TrainingInterrupted as err:          # Ctrl-C: keep the finished steps
             comparison, interrupted = err.comparison, err
-    seen = set()
-    texts = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    texts += [text for rec in comparison.records.values() for text in rec.warnings]   # e.g. where a rule diverged
-    for text in texts:                            # each distinct warning once (liveness, callbacks, divergence ...)
-        if text not in seen:
-            seen.add(text)
-            print(f'warning: {text}', file=sys.stderr)
+    _print_warnings(caught, comparison)
     print(comparison.table())
-    meta = {'model': repr(factory), 'chance_level': getattr(task, 'chance_level', None),
+    if comparison.explanation:
+        print('\n' + comparison.explain())
+    meta = {'model': f'{describe_model(factory)} ({factory!r})', 'chance_level': getattr(task, 'chance_level', None),
             'written': datetime.datetime.now().isoformat(timespec='seconds'), 'command': ' '.join(
                 [PROG] + [shlex.quote(a) for a in (args.argv or [])])}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -333,13 +301,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--task', default=DEFAULT_TASK,
                    help=f'built-in task (default: {DEFAULT_TASK}): copy, adding, dms, evidence, digits, '
                         f'digits_spikes, manifold, spike_patterns')
-    c.add_argument('--algorithms', default=None,
-                   help='comma-separated algorithms, e.g. bptt,d_rtrl,pp_prop:0.5 (NAME:VALUE sets the '
-                        'decay or rank of pp_prop / es_d_rtrl); default: bptt,d_rtrl,es_d_rtrl and e-prop '
-                        'when available')
-    c.add_argument('--epochs', type=_positive_int, default=100,
-                   help='training steps per algorithm, one fresh batch each (default: 100)')
-    c.add_argument('--seed', type=_non_negative_int, default=0, help='seed of the task, model and batches')
+    c.add_argument('--algorithms', default=None, metavar='RULES',
+                   help='comma-separated rules, each NAME[:VALUE][:OPTION=VALUE]..., e.g. '
+                        'bptt,pp_prop:0.5,eprop:feedback=random:kappa=0.95,ottt:mode=O,otpe:mode=approx '
+                        '(a bare VALUE is the decay or rank of pp_prop / es_d_rtrl; OPTION is one of the '
+                        'rule\'s own: eprop feedback, kappa, feedback_seed; ottt / otpe mode, decay; pp_prop '
+                        'decay_or_rank, normalized; ostl_feedforward decay, normalized); default: '
+                        + ','.join(DEFAULT_RULES))
+    c.add_argument('--epochs', type=_positive_int, default=None,
+                   help=f'training steps per rule and seed, one fresh batch each (default: {DEFAULT_EPOCHS})')
+    c.add_argument('--seeds', type=_seeds_type, default=None, metavar='K',
+                   help=f'train every rule with K seeds (the same K initial weights and batch streams for every '
+                        f'rule; the table shows means and 95 %% t-intervals); default: {DEFAULT_SEEDS} with the '
+                        f'default rules, 1 with --algorithms')
+    c.add_argument('--eval-size', type=_non_negative_int, default=256, metavar='N',
+                   help='held-out sequences the accuracy column is measured on, after training (default: 256; '
+                        '0: none)')
+    c.add_argument('--seed', type=_non_negative_int, default=0,
+                   help='seed of the task, the initial weights and the batches (the first seed with --seeds)')
     c.add_argument('--out', default=DEFAULT_OUT, help=f'HTML report path (default: {DEFAULT_OUT})')
     c.add_argument('--model', default=None, help=f'model instead of the task default: {", ".join(MODELS)}')
     c.add_argument('--hidden', type=_positive_int, default=None, help='hidden units (default: per task)')

@@ -22,6 +22,8 @@ import numpy as np
 
 __all__ = ['SourceBatch', 'DataSource', 'TaskSource', 'SequenceSource', 'as_source']
 
+EVAL_FIXTURE_SEED = -1          # fixtures' held-out stream (training batches use seeds >= 0)
+
 
 @dataclasses.dataclass(frozen=True)
 class SourceBatch:
@@ -48,7 +50,7 @@ def _mantissa(x):
 
 
 class DataSource:
-    """Interface: ``batch(batch_size, index, seed)``, ``step_loss``, ``metrics``, ``describe``."""
+    """Interface: ``batch(batch_size, index, seed)``, ``eval_batch(n)``, ``step_loss``, ``metrics``."""
     name = 'data'
     kind = 'regression'
     n_inputs = None
@@ -56,6 +58,11 @@ class DataSource:
 
     def batch(self, batch_size: int, index: int = 0, seed: int = 0) -> SourceBatch:
         raise NotImplementedError
+
+    def eval_batch(self, n: int):
+        """``n`` held-out sequences (a :class:`SourceBatch`) never used for training, or ``None`` if
+        the source has none (fixed arrays): then no held-out metric is reported."""
+        return None
 
     def step_loss(self, out_t, t, batch: SourceBatch):
         """Loss term ``L^t`` of one step (a jax scalar; ``t`` may be traced)."""
@@ -80,7 +87,15 @@ class TaskSource(DataSource):
         self.n_outputs = task.n_outputs
 
     def batch(self, batch_size, index=0, seed=0):
-        b = self.task.batch(batch_size, index, seed=seed)
+        return self._source_batch(self.task.batch(batch_size, index, seed=seed))
+
+    def eval_batch(self, n):
+        """The task's fixed evaluation set (:meth:`braintrace_lab.tasks.Task.eval_batch`)."""
+        eval_batch = getattr(self.task, 'eval_batch', None)
+        return None if eval_batch is None else self._source_batch(eval_batch(n))
+
+    @staticmethod
+    def _source_batch(b) -> SourceBatch:
         return SourceBatch(np.asarray(b.inputs, np.float32), np.asarray(b.targets),
                            None if b.mask is None else np.asarray(b.mask))
 
@@ -142,6 +157,14 @@ class SequenceSource(DataSource):
                 xs, ys = xs[:, None], ys[:, None]
             return SourceBatch(xs, ys)
         xs, ys = self.fixture.data(T=self.T, seed=seed * 100003 + index, batch_size=batch_size)
+        return SourceBatch(np.asarray(xs), np.asarray(ys))
+
+    def eval_batch(self, n):
+        """A fixture's held-out sequences: drawn with a seed below every training batch's (they use
+        ``seed * 100003 + index >= 0``); fixed arrays have none (``None``)."""
+        if self.fixture is None:
+            return None
+        xs, ys = self.fixture.data(T=self.T, seed=EVAL_FIXTURE_SEED, batch_size=int(n))
         return SourceBatch(np.asarray(xs), np.asarray(ys))
 
     def step_loss(self, out_t, t, batch):

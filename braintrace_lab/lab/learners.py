@@ -25,12 +25,15 @@ _PROBE = ('__lab_learning_signal__',)
 
 
 def algorithm_label(algorithm: str, options: Optional[dict] = None) -> str:
-    """Short readable name: ``'pp_prop(0.9)'``, ``'d_rtrl'``, ``'bptt'``."""
-    options = options or {}
+    """Short readable name: ``'pp_prop(0.9)'``, ``'d_rtrl'``, ``'eprop(feedback=random,kappa=0.5)'``."""
+    options = dict(options or {})
+    parts = []
     if 'decay_or_rank' in options:
-        v = options['decay_or_rank']
-        return f'{algorithm}({"rank " if isinstance(v, int) and not isinstance(v, bool) else ""}{v:g})'
-    return algorithm
+        v = options.pop('decay_or_rank')
+        parts.append(f'{"rank " if isinstance(v, int) and not isinstance(v, bool) else ""}{v:g}'
+                     if isinstance(v, (int, float)) else f'{v}')
+    parts += [f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in options.items()]
+    return f'{algorithm}({",".join(parts)})' if parts else algorithm
 
 
 class BPTT:
@@ -199,6 +202,16 @@ class ModelFactory:
         with self.fixture.context():
             return self.fixture.build(batch_size=batch_size, **kw)
 
+    @property
+    def recurrent(self) -> bool:
+        """Whether a hidden layer feeds itself through trainable weights (the catalog's D-RTRL-inexact models)."""
+        return not self.fixture.exact
+
+    def describe(self) -> str:
+        """The model in words: the catalog's description and the size asked for."""
+        size = f', {self.kwargs["n_hidden"]} hidden units' if 'n_hidden' in self.kwargs else ''
+        return f'{self.fixture.description or self.fixture.name} (catalog model {self.fixture.name!r}{size})'
+
     def __repr__(self):
         args = ', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())
         return f'fixture_model({self.fixture.name!r}{", " if args else ""}{args})'
@@ -259,8 +272,12 @@ class LearnerFactory:
                 learner = BPTT(model)
                 learner.compile_graph(x0)
                 return learner
-            from ..registry import compile as compile_learner
-            return compile_learner(model, self.algorithm, x0, **self.options)
+            # the model's states are already initialised for this batch and seed: build the rule on it
+            # as it is (registry.compile would initialise them again)
+            from ..registry import resolve_algorithm
+            learner = resolve_algorithm(self.algorithm)(model, **self.options)
+            learner.compile_graph(x0)
+            return learner
 
     __call__ = build
 

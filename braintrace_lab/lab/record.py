@@ -48,6 +48,8 @@ class TrainingRecord:
     ``relative_error`` and every list inside ``trace_norms`` / ``signal_norms`` /
     ``grad_norms`` / ``param_agreement`` are aligned with it. ``step_times`` has the
     wall time of every step (seconds); ``compile_steps`` the steps that compiled.
+    ``heldout_loss`` / ``heldout_accuracy`` are measured once, after training, on
+    ``heldout_size`` held-out sequences (NaN until then, or when the data has none).
     ``nonfinite_steps`` lists the steps whose loss or gradient was not finite (each has a
     row, marked ``nonfinite``); ``interrupted`` is set when Ctrl-C stopped the run early.
 
@@ -76,6 +78,9 @@ class TrainingRecord:
     config: dict = dataclasses.field(default_factory=dict)
     nonfinite_steps: List[int] = dataclasses.field(default_factory=list)
     interrupted: bool = False
+    heldout_loss: float = math.nan
+    heldout_accuracy: float = math.nan
+    heldout_size: int = 0
 
     # ------------------------------------------------------------------ building
     def append(self, row: dict) -> None:
@@ -187,6 +192,9 @@ class TrainingRecord:
                  f'{self.n_compiles} compile(s))',
                  f'  trace memory {_fmt_bytes(self.total_trace_memory)}'
                  + (f', peak memory {_fmt_bytes(self.peak_memory)}' if self.peak_memory else '')]
+        if self.heldout_size:
+            acc = '' if math.isnan(self.heldout_accuracy) else f', accuracy {self.heldout_accuracy:.3f}'
+            lines.append(f'  held-out ({self.heldout_size} sequences): loss {self.heldout_loss:.4g}{acc}')
         if self.oracle:
             lines.append(f'  vs {self.oracle}: mean cosine {self.mean_cosine:.4f}, mean relative error '
                          f'{self.mean_relative_error:.3g}')

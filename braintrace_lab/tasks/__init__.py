@@ -19,6 +19,7 @@ name                    class                            targets / chance level
 >>> from braintrace_lab.tasks import get_task
 >>> task = get_task('evidence', seed=1)
 >>> batch = task.batch(32, 0)                           # batch 0 of the training stream
+>>> held_out = task.eval_batch(256)                     # the fixed evaluation set (never trained on)
 >>> loss, acc = task.loss_and_accuracy(logits, batch)  # doctest: +SKIP
 """
 from .adding import AddingTask

@@ -22,10 +22,13 @@ import numpy as np
 from ._checks import check_choice, check_int
 from .loss import loss_and_accuracy
 
-__all__ = ['Batch', 'Task', 'loss_and_accuracy', 'balanced_labels', 'SPLITS', 'MAX_SEED']
+__all__ = ['Batch', 'Task', 'loss_and_accuracy', 'balanced_labels', 'SPLITS', 'MAX_SEED', 'EVAL_SEED',
+           'EVAL_SIZE']
 
 SPLITS = ('train', 'test')
 MAX_SEED = 2 ** 32 - 1
+EVAL_SEED = MAX_SEED        # the test split's stream reserved for the fixed evaluation set
+EVAL_SIZE = 256             # default number of sequences in the evaluation set
 _SPLIT_ID = {'train': 0, 'test': 1, 'fixed': 2}
 
 
@@ -196,6 +199,23 @@ class Task:
             for i in range(n_batches):
                 yield self.batch(batch_size, start + i, seed=seed, split=split)
         return gen()
+
+    def eval_batch(self, n: int = EVAL_SIZE) -> Batch:
+        """The task's fixed evaluation set: ``n`` sequences that no training stream ever draws.
+
+        ``eval_batch(n)`` is ``batch(n, 0, seed=EVAL_SEED, split='test')``: the 'test' split's
+        random stream (independent of every 'train' stream; for the digits, images disjoint
+        from the training images) with a seed kept for evaluation, so it is the same for
+        every rule and training seed of a comparison. Where the task's inputs come from a
+        small fixed set (the patterns of ``spike_patterns``, DMS's stimulus pairs) held-out
+        sequences are new draws of that set, not new inputs.
+
+        >>> task = get_task('evidence')                    # doctest: +SKIP
+        >>> held_out = task.eval_batch(256)                # doctest: +SKIP
+        """
+        n = check_int('n', n, minimum=1, owner=f'{self._owner}.eval_batch',
+                      fix='give the number of held-out sequences, e.g. 256')
+        return self.batch(n, 0, seed=EVAL_SEED, split='test')
 
     def loss_and_accuracy(self, outputs, batch: Batch):
         """Same as :func:`loss_and_accuracy`; see there."""
