@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[lab,test]"
+	$(BIN)/python -m pip install -q -e ".[lab,test,bench]"
 	touch $(STAMP)
 
 ## the whole test suite: unit and browser tests, then every tutorial as an nbval test
@@ -23,6 +23,11 @@ test: $(STAMP)
 test-tutorials: $(STAMP)
 	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tutorials/nbval_sanitize.cfg tutorials
+
+## the tutorials without their solution cells, for students, in student/ (not tracked by git)
+.PHONY: student
+student: $(STAMP)
+	$(BIN)/python tutorials/make_student.py
 
 ## after re-executing a tutorial: keep only the outputs nbval checks
 strip-tutorials: $(STAMP)
