@@ -1,14 +1,18 @@
 """braintrace_lab: online learning in recurrent and spiking networks.
 
 The names of the ``braintrace`` API are served here, so ``import braintrace_lab as
-braintrace`` keeps code written for it working.
+braintrace`` keeps code written for it working, with the same numbers; the names not
+served raise an ``AttributeError`` that says what to use instead, and the deliberate
+differences are listed in ``docs/compatibility.md``.
 """
 from .algorithms import (D_RTRL, ES_D_RTRL, EligibilityTrace, ETraceAlgorithm, ETraceVjpAlgorithm,
                          IODimVjpAlgorithm, ParamDimVjpAlgorithm, pp_prop)
 from .algorithms import (BPTT, OSTTP, OTPE, OTTT, RTRL, TBPTT, EProp, FixedRandomFeedback, KappaFilter,
                          OSTLFeedforward, OSTLRecurrent, PresynapticTrace)
+from .algorithms.sequence import ETraceVmap, SequenceDriverMixin
 from .compiler import (Diagnostic, ETraceGraph, HiddenGroup, OpRecord, ParamRecord, Relation,
                        compile_etrace_graph)
+from .compiler.graph import find_hidden_groups_from_module, find_hidden_param_op_relations_from_module
 from .errors import CompilationError, NotCompiledError, NotSupportedError
 from .gradients import GradExpon
 from .input_data import MultiStepData, SingleStepData
@@ -20,6 +24,29 @@ __version_info__ = tuple(int(part) for part in __version__.split('.'))
 
 HiddenParamOpRelation = Relation      # braintrace's name for a param -> op -> hidden group relation
 
+__all__ = [
+    '__version__', '__version_info__',
+    # learners
+    'ETraceAlgorithm', 'ETraceVjpAlgorithm', 'EligibilityTrace', 'ETraceVmap', 'SequenceDriverMixin',
+    'ParamDimVjpAlgorithm', 'D_RTRL', 'IODimVjpAlgorithm', 'ES_D_RTRL', 'pp_prop',
+    'EProp', 'OSTLRecurrent', 'OSTLFeedforward', 'OTPE', 'OTTT', 'OSTTP',
+    'FixedRandomFeedback', 'KappaFilter', 'PresynapticTrace', 'RTRL', 'TBPTT', 'BPTT',
+    'compile', 'register_algorithm', 'algorithm_names',
+    # ETP ops
+    'matmul', 'conv', 'sparse_matmul', 'lora_matmul', 'element_wise',
+    # inputs
+    'SingleStepData', 'MultiStepData',
+    # compiler records
+    'compile_etrace_graph', 'ETraceGraph', 'HiddenGroup', 'HiddenParamOpRelation', 'Relation', 'OpRecord',
+    'ParamRecord', 'Diagnostic', 'find_hidden_groups_from_module', 'find_hidden_param_op_relations_from_module',
+    # utilities and errors
+    'GradExpon', 'NotSupportedError', 'CompilationError', 'NotCompiledError',
+    'nn',
+]
+
+_GRAPH = 'braintrace_lab.compile_etrace_graph(model, x0)'
+_LEARNER = "a learner (braintrace_lab.compile(model, 'd_rtrl', x0)), which runs the step itself"
+_SIGNALS = 'learner.learning_signals() after learner.etrace_grad(...) (dL/dh per hidden state)'
 # braintrace names this package does not serve, with what to use instead
 _NOT_SERVED = {
     'MatMulOp': 'braintrace_lab.matmul(x, weight) with the weight in a brainstate.ParamState',
@@ -36,18 +63,33 @@ _NOT_SERVED = {
     'ETPPrimitive': 'the built-in ETP ops (matmul, conv, sparse_matmul, lora_matmul, element_wise); '
                     'custom ETP primitives are not supported',
     'register_primitive': 'the built-in ETP ops; custom ETP primitives are not supported',
-    'ETraceGraphExecutor': 'a learner (braintrace_lab.compile(model, rule, x0)), which runs the step itself',
-    'ETraceVjpGraphExecutor': 'a learner (braintrace_lab.compile(model, rule, x0)), which runs the step itself',
-    'ModuleInfo': 'braintrace_lab.compile_etrace_graph(model, x0), the whole compiled record',
-    'extract_module_info': 'braintrace_lab.compile_etrace_graph(model, x0)',
-    'find_hidden_groups_from_module': 'braintrace_lab.compile_etrace_graph(model, x0).groups',
-    'find_hidden_groups_from_minfo': 'braintrace_lab.compile_etrace_graph(model, x0).groups',
-    'find_hidden_param_op_relations_from_module': 'braintrace_lab.compile_etrace_graph(model, x0).relations',
-    'find_hidden_param_op_relations_from_minfo': 'braintrace_lab.compile_etrace_graph(model, x0).relations',
-    'HiddenPerturbation': 'learner.learning_signals() after learner.etrace_grad(...) (dL/dh per hidden state)',
-    'add_hidden_perturbation_in_module': 'learner.learning_signals() after learner.etrace_grad(...)',
-    'add_hidden_perturbation_from_minfo': 'learner.learning_signals() after learner.etrace_grad(...)',
+    'grouped_matmul': 'one braintrace_lab.matmul per group (or a block-diagonal weight_fn)',
+    'einsum': 'braintrace_lab.matmul on inputs reshaped to (..., in)',
+    'embedding': 'brainstate.nn.Embedding (not an ETP op: its table learns by the step gradient)',
+    'ETraceGraphExecutor': _LEARNER,
+    'ETraceVjpGraphExecutor': _LEARNER,
+    'ETraceConfig': "a rule by name or class: compile(model, 'd_rtrl' | 'pp_prop' | 'eprop' | ..., x0, "
+                    "**its options), e.g. pp_prop(model, decay_or_rank=0.9), EProp(model, kappa=0.9)",
+    'SnAp': "this package's SnAp rule by name, compile(model, 'snap', x0, n=2) (a dense, masked influence "
+            "matrix: braintrace's defaults and memory differ; see docs/compatibility.md), or RTRL / D_RTRL",
+    'UORO': "this package's UORO rule by name, compile(model, 'uoro', x0, seed=0) (its own random stream), "
+            "or RTRL (exact) / pp_prop",
+    'RandomProjectionVjpAlgorithm': "pp_prop(model, decay_or_rank=r) (a rank-r trace)",
+    'ThreeFactor': 'braintrace_lab.EProp (eligibility trace x learning signal)',
+    'DNI': 'pp_prop or D_RTRL; synthetic gradients are not provided',
+    'SyntheticGradient': 'pp_prop or D_RTRL; synthetic gradients are not provided',
+    'train_synthetic_gradient': 'pp_prop or D_RTRL; synthetic gradients are not provided',
+    'ControlFlowPolicy': 'nothing: scan and cond inside a step are traced as they are, and a while_loop '
+                         'on the gradient path is refused at compile time (see docs/compatibility.md)',
+    'ModuleInfo': f'{_GRAPH}, the whole compiled record',
+    'extract_module_info': _GRAPH,
+    'find_hidden_groups_from_minfo': f'{_GRAPH}.hidden_groups',
+    'find_hidden_param_op_relations_from_minfo': f'{_GRAPH}.hidden_param_op_relations',
+    'HiddenPerturbation': _SIGNALS,
+    'add_hidden_perturbation_in_module': _SIGNALS,
+    'add_hidden_perturbation_from_minfo': _SIGNALS,
     'CompilationRecord': 'braintrace_lab.ETraceGraph (compile_etrace_graph(model, x0); .explain(), .diagnostics)',
+    'CompilationReport': 'braintrace_lab.ETraceGraph.explain() (or compile(..., verbose=1))',
     'DiagnosticKind': 'braintrace_lab.Diagnostic records in ETraceGraph.diagnostics (level, subject, message)',
     'DiagnosticLevel': "braintrace_lab.Diagnostic.level ('info' or 'warning')",
 }
@@ -59,5 +101,12 @@ def __getattr__(name):
     if name in ('nn', 'oracle', 'tasks', 'lab', 'widgets', 'models'):
         return importlib.import_module(f'.{name}', __name__)
     if name in _NOT_SERVED:
+        from . import algorithms
+        if name in getattr(algorithms, '__all__', ()):       # a rule of that name has since been added
+            return getattr(algorithms, name)
         raise AttributeError(f'braintrace_lab does not provide braintrace\'s {name!r}; use {_NOT_SERVED[name]}.')
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

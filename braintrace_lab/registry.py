@@ -1,9 +1,16 @@
-"""``compile(model, algorithm, *example_inputs, **options)`` and the algorithm name registry."""
+"""``compile(model, algorithm, *example_inputs, batch_size=None, vmap=False, **options)`` and the rule registry."""
 from __future__ import annotations
 
-from typing import Dict
+import contextlib
+import inspect
+from typing import Dict, Optional
+
+import brainstate
+import jax
+import numpy as np
 
 from .algorithms.base import ETraceAlgorithm
+from .algorithms.sequence import ETraceVmap
 
 __all__ = ['compile', 'register_algorithm', 'algorithm_names', 'resolve_algorithm']
 
@@ -21,6 +28,13 @@ def algorithm_names():
     return sorted(_REGISTRY)
 
 
+# braintrace's registered names this package has no rule for, with what to use instead
+_NOT_SERVED = {
+    'three_factor': "'eprop' (a three-factor rule: eligibility trace x learning signal)",
+    'dni': "'pp_prop' or 'd_rtrl' (no synthetic-gradient module here)",
+}
+
+
 def resolve_algorithm(algorithm):
     if isinstance(algorithm, type):
         if issubclass(algorithm, ETraceAlgorithm):
@@ -30,23 +44,102 @@ def resolve_algorithm(algorithm):
         key = algorithm.strip().lower().replace('-', '_')
         if key in _REGISTRY:
             return _REGISTRY[key]
+        if key in _NOT_SERVED:
+            raise ValueError(f'braintrace_lab has no {algorithm!r} rule; use {_NOT_SERVED[key]}.')
         raise ValueError(f'unknown algorithm {algorithm!r}; valid names: {", ".join(algorithm_names())}.')
+    if type(algorithm).__name__ == 'ETraceConfig':
+        raise TypeError('braintrace_lab does not take an ETraceConfig; pass a rule by name or class, e.g. '
+                        "compile(model, 'd_rtrl', x0) or compile(model, 'pp_prop', x0, decay_or_rank=0.9).")
     raise TypeError(f'algorithm must be a registered name or an ETraceAlgorithm subclass, got '
                     f'{type(algorithm).__name__}.')
 
 
-def compile(model, algorithm, *example_inputs, **options):
-    """Build a learner for ``model`` and compile its graph on ``example_inputs``.
+def _one_sample(example_inputs, batch_size):
+    """The first sample of every leaf of batched example inputs (``compile(..., vmap=True)``)."""
+    def first(a):
+        shape = tuple(np.shape(getattr(a, 'mantissa', a)))
+        if not shape or shape[0] != batch_size:
+            raise ValueError(f'compile(..., vmap=True) needs every example input leaf to carry the batch axis '
+                             f'(batch_size={batch_size}) first, got a leaf of shape {shape}.')
+        return a[0]
+    return jax.tree.map(first, example_inputs)
+
+
+def _init_states(model, batch_size):
+    """``init_all_states(model, batch_size=batch_size)``; with ``batch_size=None`` a model whose
+    states already carry a leading batch axis is re-initialised with that batch size."""
+    def shapes():
+        return {k: tuple(np.shape(getattr(v.value, 'mantissa', v.value))) for k, v in model.states().items()
+                if not isinstance(v, brainstate.ParamState) and not isinstance(v.value, (dict, tuple, list))}
+    before = shapes() if batch_size is None else {}
+    brainstate.nn.init_all_states(model, batch_size=batch_size)
+    after = shapes() if before else {}
+    for key, old in before.items():
+        new = after.get(key)
+        if new is not None and len(old) == len(new) + 1 and old[1:] == new:
+            brainstate.nn.init_all_states(model, batch_size=old[0])
+            return
+
+
+def compile(model, algorithm, *example_inputs, batch_size: Optional[int] = None, seed: Optional[int] = None,
+            verbose: int = 0, vmap: bool = False, **options):
+    """Initialise ``model``'s states, build a learner and compile its graph on ``example_inputs``.
+
+    braintrace's entry point: states are (re)initialised with
+    ``brainstate.nn.init_all_states(model, batch_size=batch_size)`` (inside
+    ``brainstate.random.seed_context(seed)`` when ``seed`` is given, which a rule taking a
+    ``seed`` option receives too; with ``batch_size=None``
+    states that already carry a batch axis keep its size); ``options`` go to the
+    rule's constructor. With ``vmap=True`` the states are created per sample under
+    ``brainstate.transform.vmap_new_states`` (``batch_size`` required, examples batched on
+    axis 0) and the result is an :class:`ETraceVmap` over the per-sample learner.
+    ``verbose=1`` prints the graph's report (``2`` adds its diagnostics).
 
     >>> learner = braintrace_lab.compile(model, 'pp_prop', x0, decay_or_rank=0.9)
+    >>> batched = braintrace_lab.compile(model, 'd_rtrl', xb, batch_size=16, vmap=True)
     """
     cls = resolve_algorithm(algorithm)
     if not example_inputs:
         raise ValueError('compile() needs at least one example input (one time step), e.g. '
                          'compile(model, "d_rtrl", x0).')
-    learner = cls(model, **options)
-    learner.compile_graph(*example_inputs)
-    return learner
+    if verbose not in (0, 1, 2):
+        raise ValueError(f'verbose must be 0, 1 or 2, got {verbose!r}.')
+    if vmap and batch_size is None:
+        raise ValueError('compile(..., vmap=True) needs batch_size= (the size of the batch axis, axis 0 of '
+                         'the example inputs).')
+    seeded = (lambda: brainstate.random.seed_context(seed)) if seed is not None else contextlib.nullcontext
+    if seed is not None and 'seed' in inspect.signature(cls.__init__).parameters:
+        options = {**options, 'seed': seed}        # a rule with a seed of its own (UORO) gets it too
+    if vmap:
+        learner = cls(model, **options)
+        unbatched = _one_sample(example_inputs, batch_size)
+
+        @brainstate.transform.vmap_new_states(state_tag='new', axis_size=batch_size)
+        def init():
+            brainstate.nn.init_all_states(model)
+            if not brainstate.transform.in_new_state_probe():
+                learner.compile_graph(*unbatched)
+
+        with seeded():
+            init()
+        result = ETraceVmap(learner, vmap_states='new')
+    else:
+        with seeded():
+            _init_states(model, batch_size)
+        learner = cls(model, **options)
+        learner.compile_graph(*example_inputs)
+        result = learner
+    if not learner.graph.relations:
+        from .errors import CompilationError
+        raise CompilationError('no trainable weight reaches a hidden state through an ETP op, so the model has '
+                               'nothing to learn online: route its weights through braintrace_lab.matmul / '
+                               'conv / sparse_matmul / lora_matmul / element_wise.\n' + learner.graph.explain())
+    if verbose:
+        text = learner.graph.explain()
+        if verbose < 2:
+            text = '\n'.join(line for line in text.splitlines() if not line.lstrip().startswith(('info:', 'warning:')))
+        print(text)
+    return result
 
 
 def _register_core():

@@ -28,6 +28,7 @@ from .engines import trace_nbytes
 from .op_rules import rule_for
 from .options import check_options
 from .reset import ResettableLearner
+from .sequence import LearnerDrivers
 from .step import StepPlan
 
 __all__ = ['ETraceAlgorithm', 'EligibilityTrace', 'ETraceVjpAlgorithm']
@@ -48,7 +49,7 @@ def _zero_cotangent(x):
     return jnp.zeros(np.shape(x), dt)
 
 
-class ETraceAlgorithm(ResettableLearner, brainstate.nn.Module):
+class ETraceAlgorithm(ResettableLearner, LearnerDrivers, brainstate.nn.Module):
     """Base of every online learner: compile a model's graph, then step it online.
 
     Subclasses choose a trace engine per relation (:meth:`make_engine`) and may
@@ -180,8 +181,9 @@ class ETraceAlgorithm(ResettableLearner, brainstate.nn.Module):
             D, Df = jax.lax.optimization_barrier((D, Df))
             new_traces = {}
             for rel in plan.relations:
+                canon = rel.rule.canonical        # a conv's channel axis last (identity otherwise)
                 new_traces[rel.key] = rel.engine.update(traces[rel.key], rel.rule, record[rel.op][0],
-                                                        D[rel.group], Df[rel.key])
+                                                        canon(D[rel.group], 2), canon(Df[rel.key], 1))
             return outs, writes, new_traces, record, vjp_signal
 
         @jax.custom_vjp
@@ -233,7 +235,7 @@ class ETraceAlgorithm(ResettableLearner, brainstate.nn.Module):
             for rel in plan.relations:
                 if rel.key in deferred:
                     continue
-                gs = jnp.stack([g[i] for i in plan.groups[rel.group]], axis=-1)
+                gs = rel.rule.canonical(jnp.stack([g[i] for i in plan.groups[rel.group]], axis=-1), 1)
                 cots_w = rel.engine.grads(new_traces[rel.key], rel.rule, operands[rel.op], gs)
                 acc = op_cots.setdefault(rel.op, [None] * len(cots_w))
                 for j, c in enumerate(cots_w):
@@ -340,11 +342,6 @@ class ETraceAlgorithm(ResettableLearner, brainstate.nn.Module):
             if wp is not None:
                 o[j] = writes[wp]
         return tuple(o)
-
-    def etrace_grad(self, xs, ys=None, loss_fn=None, params=None, window=None, chunk=None):
-        """Summed online gradient and per-step losses over a sequence (see :func:`etrace_grad`)."""
-        from .driver import etrace_grad
-        return etrace_grad(self, xs, ys, loss_fn, params=params, window=window, chunk=chunk)
 
     # ------------------------------------------------------------------ introspection
     @property

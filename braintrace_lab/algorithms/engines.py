@@ -83,7 +83,7 @@ def factor_grads(trace, rule, operands, sig):
     n_lead = len(_lead(rule))
     if rule.family == 'sparse':
         rows, cols = rule.sparse_indices(operands)
-        return (_sum_lead(trace['x'][..., rows] * sig[..., cols], n_lead),)
+        return (rule.sparse_to_operands(operands, _sum_lead(trace['x'][..., rows] * sig[..., cols], n_lead)),)
     dW = jnp.einsum('...i,...o->io', trace['x'], sig.astype(trace['x'].dtype))
     db = _sum_lead(trace['one'][..., None] * sig, n_lead) if 'one' in trace else None
     return rule.dense_to_operands(operands, dW, db)
@@ -170,7 +170,7 @@ class ParamDimEngine(TraceEngine):
         if rule.family == 'sparse':
             rows, cols = rule.sparse_indices(operands)
             gv = position_sum(lambda ww, gg: jnp.sum(ww * gg[cols, :], axis=-1), n_lead, trace['w'], g)
-            return (gv,)
+            return (rule.sparse_to_operands(operands, gv),)
         dW, db = self._dense_pd_grads(trace['w'], trace.get('b'), g, n_lead)
         return rule.dense_to_operands(operands, dW, db)
 

@@ -52,8 +52,8 @@ class IODimVjpAlgorithm(ETraceAlgorithm):
 
     With a float decay ``a``: ``ex^t = a ex^{t-1} + x^t``,
     ``ef^t = a D^t ef^{t-1} + D_f^t``, gradient ``ex (x) (dL/dh . ef)``. One step
-    after a reset (``ex = x``, ``ef = D_f``) this is the exact gradient, as braintrace
-    0.2.6+ computes it. ``normalized=True`` selects the form the seed documents,
+    after a reset (``ex = x``, ``ef = D_f``) this is the exact gradient, as braintrace's
+    first step is. ``normalized=True`` selects the form the seed documents,
     ``ef^t = a D^t ef^{t-1} + (1 - a) D_f^t``: every traced weight's gradient is then
     scaled by ``1 - a`` (exactly ``(1 - a)`` times the default's, at every step), which
     shrinks hidden weights' gradients against the readout's.
@@ -61,30 +61,42 @@ class IODimVjpAlgorithm(ETraceAlgorithm):
     to its top ``r`` singular modes each step (memory ``O(B r (I + O S))``);
     ``r = min(I, O S)`` reproduces D-RTRL.
 
+    ``normalized=True, bias_correction=True`` is braintrace's form: ``ef`` with ``(1 - a) D_f``,
+    divided by ``1 - a^n`` after ``n`` steps (exact at the first step, ``(1 - a)`` times
+    the default's in the long run). An integer here is a rank; braintrace reads an
+    integer ``r`` as the decay ``(r - 1) / (r + 1)``.
+
     >>> learner = pp_prop(model, decay_or_rank=0.9)   # or decay_or_rank=8 (rank)
+    >>> learner = pp_prop(model, decay_or_rank=0.9, normalized=True, bias_correction=True)  # braintrace's numbers
     """
     display_name = 'ES-D-RTRL (pp_prop)'
 
     def __init__(self, model, decay_or_rank, name=None, vjp_method='single-step', trace_dtype=None,
-                 normalized: bool = False):
+                 normalized: bool = False, *, bias_correction: bool = False):
         self.mode, self.value = check_decay_or_rank(decay_or_rank)
         self.normalized = check_flag('normalized', normalized, type(self).__name__)
-        if self.normalized and self.mode == 'rank':
-            raise ValueError(f'normalized=True scales the output-side factor by (1 - decay); it applies to a '
-                             f'float decay only, not to the rank form decay_or_rank={decay_or_rank}.')
+        self.bias_correction = check_flag('bias_correction', bias_correction, type(self).__name__)
+        if (self.normalized or self.bias_correction) and self.mode == 'rank':
+            raise ValueError(f'normalized=True / bias_correction=True shape the output-side factor; they apply '
+                             f'to a float decay only, not to the rank form decay_or_rank={decay_or_rank}.')
         super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
         self.decay_or_rank = decay_or_rank
 
     def make_engine(self, relation):
         if self.mode == 'rank':
             return LowRankEngine(dtype=self.trace_dtype, rank=self.value)
-        return factor_engine(self.value, self.normalized, self.trace_dtype)
+        return factor_engine(self.value, self.normalized, self.trace_dtype, self.bias_correction)
 
 
-def factor_engine(a: float, normalized: bool, dtype=None) -> IODimEngine:
+def factor_engine(a: float, normalized: bool, dtype=None, bias_correction: bool = False) -> IODimEngine:
     """The factorised trace with decay ``a``: ``ef = a D ef + c D_f`` with ``c = 1`` (default, exact
-    at the first step) or ``c = 1 - a`` (``normalized=True``, the seed's documented form)."""
+    at the first step) or ``c = 1 - a`` (``normalized=True``, the seed's documented form);
+    ``bias_correction=True`` divides ``ef`` by ``1 - a^n`` after ``n`` steps (braintrace's form
+    together with ``normalized=True``, see :class:`~.bias_corrected.BiasCorrectedIODimEngine`)."""
     scale = 1.0 - a if normalized else 1.0
+    if bias_correction:
+        from .bias_corrected import BiasCorrectedIODimEngine
+        return BiasCorrectedIODimEngine(dtype=dtype, x_decay=a, f_decay=a, f_scale=scale, f_uses_D=True)
     return IODimEngine(dtype=dtype, x_decay=a, f_decay=a, f_scale=scale, f_uses_D=True)
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 
 import brainstate
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -52,12 +53,31 @@ class _DecayMixin:
     def _resolve_decays(self, plan):
         self.decays = {}
         for rel in plan.relations:
-            if self.decay is not None:
-                lam = self.decay
-            else:
-                lam = group_leak(self.model, plan, rel.group)
-                lam = FALLBACK_DECAY if lam is None else lam
-            self.decays[rel.key] = float(lam)
+            lam = self.decay if self.decay is not None else group_leak(self.model, plan, rel.group)
+            self.decays[rel.key] = float(FALLBACK_DECAY if lam is None else lam)
+
+
+def _seed_from_key(key, who):
+    """An int seed from a ``jax.random`` key (new-style or raw ``uint32`` pair)."""
+    try:
+        data = jax.random.key_data(key) if jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key) else key
+        words = np.asarray(data, dtype=np.uint32).reshape(-1)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f'{who}: random_feedback_key must be a jax.random key, got {key!r}.') from err
+    value = 0
+    for w in words:
+        value = (value << 32) | int(w)
+    return int(value % (2 ** 31 - 1))
+
+
+def _decay_from_decay_or_rank(value):
+    """braintrace's reading of OSTLFeedforward's ``decay_or_rank``: a float decay, or a rank ``r``
+    standing for the decay ``(r - 1) / (r + 1)``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(f'OSTLFeedforward: an integer decay_or_rank (a rank) must be >= 1, got {value}.')
+        return (int(value) - 1) / (int(value) + 1)
+    return float(value)
 
 
 def _check_decay(decay, who):
@@ -73,13 +93,25 @@ class EProp(ETraceAlgorithm):
     the readout's transpose is replaced by a frozen ``B`` (see
     :class:`FixedRandomFeedback`), ``L = (dx/dh) . (dL/dy B^T)``.
 
+    braintrace's keywords name the same two options: ``kappa_filter_decay=`` is ``kappa``,
+    ``random_feedback_key=`` (a ``jax.random`` key) seeds ``B`` as ``feedback_seed`` does
+    (the draw differs from braintrace's: same distribution, other numbers).
+
     >>> learner = EProp(model, feedback='random', kappa=0.9, feedback_seed=3)
+    >>> learner = EProp(model, kappa_filter_decay=0.9)          # braintrace's spelling
     """
     display_name = 'e-prop'
 
     def __init__(self, model, feedback='symmetric', kappa: float = 0.0, feedback_seed: int = 0, name=None,
-                 vjp_method='single-step', trace_dtype=None):
+                 vjp_method='single-step', trace_dtype=None, *, kappa_filter_decay=None,
+                 random_feedback_key=None):
         who = type(self).__name__
+        if kappa_filter_decay is not None:
+            if kappa != 0.0:
+                raise TypeError(f'{who}: give the filter decay once, as kappa or as kappa_filter_decay.')
+            kappa = kappa_filter_decay
+        if random_feedback_key is not None:
+            feedback_seed = _seed_from_key(random_feedback_key, who)
         if isinstance(feedback, str):
             if feedback not in ('symmetric', 'random'):
                 raise ValueError(f"{who}: feedback={feedback!r}; choose 'symmetric', 'random' or a "
@@ -146,7 +178,11 @@ class OSTLFeedforward(ETraceAlgorithm):
     display_name = 'OSTL (feed-forward)'
 
     def __init__(self, model, decay: float = 0.0, name=None, vjp_method='single-step', trace_dtype=None,
-                 normalized: bool = False):
+                 normalized: bool = False, *, decay_or_rank=None):
+        if decay_or_rank is not None:       # braintrace's name: a decay, or a rank r meaning (r - 1) / (r + 1)
+            if decay != 0.0:
+                raise TypeError('OSTLFeedforward: give the decay once, as decay or as decay_or_rank.')
+            decay = _decay_from_decay_or_rank(decay_or_rank)
         self.decay = check_unit_interval('decay', decay, type(self).__name__)
         self.normalized = check_flag('normalized', normalized, type(self).__name__)
         super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)

@@ -146,7 +146,9 @@ class ProjectedSignal:
         return jnp.stack(parts, axis=-1)
 
     def grads(self, trace, rule, operands, g):
-        return self.inner.grads(trace['trace'], rule, operands, self.signal(trace['target'], g))
+        # the projection acts on the state's own layout (a conv's output may be channels first)
+        sig = self.signal(trace['target'], rule.from_canonical(g, 1))
+        return self.inner.grads(trace['trace'], rule, operands, rule.canonical(sig, 1))
 
 
 def _owner(model, state):

@@ -11,7 +11,8 @@ from .analysis import Analysis, analyse
 from .capture import StepCapture, capture_step, state_path_names
 from .records import Diagnostic, ETraceGraph, HiddenGroup, OpRecord, ParamRecord, Relation
 
-__all__ = ['compile_etrace_graph', 'CompiledGraph']
+__all__ = ['compile_etrace_graph', 'CompiledGraph', 'find_hidden_groups_from_module',
+           'find_hidden_param_op_relations_from_module']
 
 
 @dataclasses.dataclass
@@ -83,8 +84,37 @@ def build_records(cap: StepCapture, an: Analysis) -> ETraceGraph:
                        hidden_states, others)
 
 
+# braintrace's compiler options: (default, whether another value can be honoured here)
+COMPILER_OPTIONS = {
+    'include_hidden_perturb': (True, True),        # the record is the same either way
+    'include_output_bypass': (True, False),
+    'include_recurrent_mixing': (False, False),
+    'sparse_n': (None, False),
+    'snap_max_jacobian_elements': (None, True),     # a SnAp budget: nothing to budget here
+    'control_flow': (None, False),
+}
+
+
+def split_compiler_options(kwargs):
+    """Take braintrace's compiler options out of ``kwargs`` (the rest are model inputs); refuse
+    a value this compiler cannot honour instead of passing it to the model."""
+    from ..errors import NotSupportedError
+    rest = dict(kwargs)
+    for name, (default, any_value) in COMPILER_OPTIONS.items():
+        if name not in rest:
+            continue
+        value = rest.pop(name)
+        if not any_value and value is not default and value != default:
+            raise NotSupportedError(
+                f'compiler option {name}={value!r} is not supported by braintrace_lab (only the default '
+                f'{default!r}): recurrent mixing is handled exactly per group, SnAp sparsity and control-flow '
+                f'policies have no counterpart here. See docs/compatibility.md.')
+    return rest
+
+
 def compile_graph_internal(model, *inputs, **kwargs) -> CompiledGraph:
     import brainstate
+    kwargs = split_compiler_options(kwargs)
     inputs, kwargs = one_step_example((inputs, kwargs))     # SingleStepData / MultiStepData examples
     cap = capture_step(model, *inputs, **kwargs)
     names = state_path_names(model)
@@ -111,3 +141,14 @@ def compile_etrace_graph(model, *inputs, **kwargs) -> ETraceGraph:
     >>> print(graph.explain())
     """
     return compile_graph_internal(model, *inputs, **kwargs).record
+
+
+def find_hidden_groups_from_module(model, *inputs, **options):
+    """braintrace's helper: ``(hidden groups, {state path tuple: its group})`` of one step."""
+    groups = compile_etrace_graph(model, *inputs, **options).hidden_groups
+    return list(groups), {path: g for g in groups for path in g.hidden_paths}
+
+
+def find_hidden_param_op_relations_from_module(model, *inputs, **options):
+    """braintrace's helper: the ``param -> op -> hidden group`` relations of one step (one per op and group)."""
+    return list(compile_etrace_graph(model, *inputs, **options).hidden_param_op_relations)

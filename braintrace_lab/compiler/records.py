@@ -23,6 +23,20 @@ class HiddenGroup:
     def num_states(self) -> int:
         return len(self.states)
 
+    # braintrace's names
+    @property
+    def num_state(self) -> int:
+        return len(self.states)
+
+    @property
+    def index(self) -> int:
+        return int(self.name[1:])
+
+    @property
+    def hidden_paths(self) -> Tuple[Tuple[str, ...], ...]:
+        """The states' paths as key tuples, e.g. ``('neuron', 'V')``."""
+        return tuple(tuple(p.split('.')) for p in self.states)
+
     def to_dict(self):
         return {'name': self.name, 'states': list(self.states), 'varshape': _shape(self.varshape),
                 'num_states': self.num_states}
@@ -103,6 +117,19 @@ class ETraceGraph:
     diagnostics: Tuple[Diagnostic, ...]
     hidden_states: Tuple[str, ...]
     other_states: Tuple[str, ...]
+
+    # braintrace's names for the same records (its relations are per op; these are per op and group)
+    @property
+    def hidden_groups(self) -> Tuple[HiddenGroup, ...]:
+        return self.groups
+
+    @property
+    def hidden_param_op_relations(self) -> Tuple[Relation, ...]:
+        return self.relations
+
+    def dict(self):
+        """braintrace's name for :meth:`to_dict`."""
+        return self.to_dict()
 
     @property
     def excluded(self) -> Tuple[ParamRecord, ...]:

@@ -99,13 +99,17 @@ class LinearLeakyNet(LeakyNet):
 
 
 class ConvLeakyNet(brainstate.nn.Module):
-    """1-D convolution feeding leaky units position by position, then a linear readout."""
+    """1-D convolution feeding leaky units position by position, then a linear readout.
+
+    lax's layout, as braintrace's ``conv`` reads it: input ``([N,] C_in, L)``, kernel
+    ``(C_out, C_in, 3)``, state ``([N,] C_out, L)``.
+    """
 
     def __init__(self, length=6, c_in=2, c_out=3, n_out=2, lam=0.7, seed=0, dtype=jnp.float32):
         super().__init__()
         k = jax.random.split(jax.random.PRNGKey(seed), 3)
-        self.shape, self.lam, self.dtype = (length, c_out), lam, dtype
-        self.kernel = brainstate.ParamState({'kernel': _normal(k[0], (3, c_in, c_out), 0.6, dtype),
+        self.shape, self.lam, self.dtype = (c_out, length), lam, dtype
+        self.kernel = brainstate.ParamState({'kernel': _normal(k[0], (c_out, c_in, 3), 0.6, dtype),
                                              'bias': _normal(k[1], (c_out,), 0.1, dtype)})
         self.readout = _Readout(length * c_out, n_out, k[2], dtype)
 
@@ -140,14 +144,25 @@ class SpikingNet(brainstate.nn.Module):
         return self.readout(spikes)
 
 
+_GATE_DRAW_ORDER = {'rnn': ('W',), 'gru': ('Wr', 'Wz', 'Wh'), 'lstm': ('Wi', 'Wf', 'Wg', 'Wo'), 'mgu': ('Wf', 'Wh')}
+
+
 class RecurrentNet(brainstate.nn.Module):
     """A recurrent cell from ``braintrace_lab.nn`` (mixing through its recurrent weight) and a readout."""
 
     def __init__(self, cell='rnn', n_in=4, n_hidden=6, n_out=3, seed=0, dtype=jnp.float32):
         super().__init__()
-        brainstate.random.seed(seed)
         cells = {'rnn': bnn.VanillaRNNCell, 'gru': bnn.GRUCell, 'lstm': bnn.LSTMCell, 'mgu': bnn.MGUCell}
-        self.cell = cells[cell](n_in, n_hidden)
+        xavier = braintools.init.XavierNormal()
+        self.cell = cells[cell](n_in, n_hidden, w_init=xavier, activation='tanh')
+        # the fixture's weights: XavierNormal gates drawn from ``seed`` in this order (the cells
+        # themselves draw in braintrace's order, which differs for the GRU and the LSTM)
+        brainstate.random.seed(seed)
+        for gate in _GATE_DRAW_ORDER[cell]:
+            lin = getattr(self.cell, gate)
+            shape = lin.weight.value['weight'].shape
+            lin.weight.value = {'weight': braintools.init.param(xavier, shape),
+                                'bias': jnp.zeros(shape[-1:], lin.weight.value['bias'].dtype)}
         # the cell's initialisers pick their own float type: hold every weight in ``dtype``
         for st in self.cell.states(brainstate.ParamState).values():
             st.value = jax.tree.map(lambda w: jnp.asarray(w, dtype), st.value)
@@ -202,7 +217,7 @@ CATALOG: Dict[str, Fixture] = {f.name: f for f in [
             description='leaky integrator fed by a LoRA matmul (trace on A @ B)'),
     Fixture('leaky_sparse', lambda **kw: LeakyNet(op='sparse', **kw), 4, 3, True,
             description='leaky integrator fed by a sparse matmul'),
-    Fixture('conv_leaky', lambda **kw: ConvLeakyNet(**kw), 2, 2, True, input_shape=(6, 2),
+    Fixture('conv_leaky', lambda **kw: ConvLeakyNet(**kw), 2, 2, True, input_shape=(2, 6),
             description='1-D conv feeding leaky units position by position'),
     Fixture('lif', lambda **kw: SpikingNet(neuron='lif', **kw), 5, 3, True, spiking=True,
             description='LIF layer, feed-forward input in mA, surrogate gradient'),

@@ -127,13 +127,17 @@ ACTIVATIONS = {
 
 
 def get_activation(activation, layer: str):
-    """Return ``(fn, name)`` for an activation given by name or as a callable."""
+    """Return ``(fn, name)`` for an activation given by name (this module's table, then
+    ``brainstate.nn``'s functions, as braintrace reads names) or as a callable."""
     if isinstance(activation, str):
         key = activation.lower()
-        if key not in ACTIVATIONS:
-            raise ValueError(f'{layer}: unknown activation {activation!r}; valid names are '
-                             f'{sorted(ACTIVATIONS)} (or pass a callable).')
-        return ACTIVATIONS[key], key
+        if key in ACTIVATIONS:
+            return ACTIVATIONS[key], key
+        fn = getattr(brainstate.nn, activation, None)        # braintrace looks names up there
+        if callable(fn) and not isinstance(fn, type):
+            return fn, activation
+        raise ValueError(f'{layer}: unknown activation {activation!r}; valid names are '
+                         f'{sorted(ACTIVATIONS)}, a function of brainstate.nn (e.g. \'gelu\'), or a callable.')
     if callable(activation):
         return activation, getattr(activation, '__name__', type(activation).__name__)
     raise ValueError(f'{layer}: activation must be a name from {sorted(ACTIVATIONS)} or a callable, '

@@ -1,131 +1,95 @@
-"""Channels-last convolution layers built on the ETP ``conv`` op."""
+"""Convolution layers: ``brainstate.nn.Conv1d/2d/3d`` with the kernel read through the ETP ``conv`` op.
+
+Constructor, attributes and defaults are brainstate's (which braintrace's layers keep):
+``in_size`` is ``(*spatial, C_in)`` (or ``(C_in, *spatial)`` with ``channel_first=True``),
+the kernel ``(*kernel_size, C_in // groups, out_channels)``, ``padding`` a string, an int,
+``(low, high)`` or per-axis pairs, ``w_init=XavierNormal()`` and no bias unless ``b_init``
+is given (shape ``(1, ..., out_channels)``). ``w_mask`` multiplies the kernel inside the
+op, so the masked kernel is still traced.
+"""
 from __future__ import annotations
 
-import math
-from typing import Optional
-
 import brainstate
-import braintools
+import numpy as np
 
 from ..ops import conv
-from ._base import Layer, as_positive_int, as_size, check_input, init_param
 
 __all__ = ['Conv1d', 'Conv2d', 'Conv3d']
 
 
-def _tuple_of(value, n: int, what: str, label: str) -> tuple:
-    if isinstance(value, (tuple, list)):
-        if len(value) != n:
-            raise ValueError(f'{label}: {what} needs {n} value(s), got {value!r}.')
-        items = tuple(value)
-    else:
-        items = (value,) * n
-    return as_size(items, what, label)
+class _Mask:
+    """``w -> w * mask``: built once per layer, so every step binds the same op."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def __call__(self, w):
+        return w * self.mask
 
 
-def _padding(padding, n: int, label: str):
-    if isinstance(padding, str):
-        key = padding.upper()
-        if key not in ('SAME', 'VALID'):
-            raise ValueError(f"{label}: padding must be 'SAME', 'VALID', an int, or per-axis ints or "
-                             f"(low, high) pairs, got {padding!r}.")
-        return key
-    bad = ValueError(f"{label}: padding must be 'SAME', 'VALID', an int, or {n} per-axis ints or "
-                     f"(low, high) pairs, got {padding!r}.")
-    if isinstance(padding, int) and not isinstance(padding, bool):
-        items = ((padding, padding),) * n
-    elif isinstance(padding, (tuple, list)) and len(padding) == n:
-        items = []
-        for p in padding:
-            if isinstance(p, int) and not isinstance(p, bool):
-                items.append((p, p))
-            elif isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(q, int) for q in p):
-                items.append(tuple(p))
-            else:
-                raise bad
-        items = tuple(items)
-    else:
-        raise bad
-    if any(q < 0 for p in items for q in p):
-        raise bad
-    return items
+class _ETPConv:
+    """Mixin: the convolution through the ETP ``conv`` op, unbatched inputs without an ``N`` axis."""
 
+    # ``np.ndarray >> layer`` calls the layer instead of shifting array elements
+    __array_ufunc__ = None
 
-class _ConvNd(Layer):
-    num_spatial = 0
-
-    def __init__(
-        self,
-        in_size,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding='SAME',
-        w_init=braintools.init.KaimingNormal(),
-        b_init=braintools.init.ZeroInit(),
-        use_bias: bool = True,
-        name: Optional[str] = None,
-    ):
-        super().__init__(name=name)
+    def __init__(self, in_size, out_channels, kernel_size, stride=1, *args, **kwargs):
         label = type(self).__name__
-        n = self.num_spatial
-        in_size = as_size(in_size, 'in_size', label)
-        if len(in_size) != n + 1:
-            raise ValueError(f'{label}: in_size must be ({", ".join(["spatial"] * n)}, C_in) '
-                             f'(channels last), got {in_size}.')
-        self.in_size = in_size
-        self.out_channels = as_positive_int(out_channels, 'out_channels', label)
-        self.kernel_size = _tuple_of(kernel_size, n, 'kernel_size', label)
-        self.stride = _tuple_of(stride, n, 'stride', label)
-        self.padding = _padding(padding, n, label)
-        self.out_size = self._compute_out_size()
-        if any(s <= 0 for s in self.out_size[:-1]):
-            raise ValueError(f'{label}: kernel {self.kernel_size} with padding {self.padding!r} does not '
-                             f'fit the input {in_size}.')
-        self.use_bias = bool(use_bias) and b_init is not None
-        c_in = in_size[-1]
-        params = {'weight': init_param(w_init, self.kernel_size + (c_in, self.out_channels), 'weight', label)}
-        if self.use_bias:
-            params['bias'] = init_param(b_init, (self.out_channels,), 'bias', label)
-        self.weight = brainstate.ParamState(params)
+        n = self.num_spatial_dims
+        strides = stride if isinstance(stride, (tuple, list)) else (stride,) * n
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in strides):
+            raise ValueError(f'{label}: stride must be a positive int or {n} positive ints, got {stride!r}.')
+        try:
+            super().__init__(in_size, out_channels, kernel_size, stride, *args, **kwargs)
+        except TypeError as err:     # lax's shape rule on a kernel larger than the (padded) input
+            if 'negative' not in str(err) and 'non-negative' not in str(err):
+                raise
+            raise ValueError(f'{label}: the kernel {kernel_size} does not fit the input {tuple(in_size)} '
+                             f'with this padding and dilation.') from err
+        if any(int(s) <= 0 for s in self.out_size):
+            raise ValueError(f'{label}: the kernel {kernel_size} does not fit the input {tuple(in_size)}.')
 
-    def _compute_out_size(self) -> tuple:
-        spatial = []
-        for i, (size, k, s) in enumerate(zip(self.in_size[:-1], self.kernel_size, self.stride)):
-            if self.padding == 'SAME':
-                spatial.append(math.ceil(size / s))
-            elif self.padding == 'VALID':
-                spatial.append(math.ceil((size - k + 1) / s))
-            else:
-                lo, hi = self.padding[i]
-                spatial.append((size + lo + hi - k) // s + 1)
-        return tuple(spatial) + (self.out_channels,)
+    def _parse_padding(self, padding):
+        label = type(self).__name__
+        try:
+            parsed = super()._parse_padding(padding)
+        except ValueError as err:
+            raise ValueError(f'{label}: {err}') from None
+        if not isinstance(parsed[0], str) and any(int(q) < 0 for p in parsed[0] for q in p):
+            raise ValueError(f'{label}: padding must not be negative, got {padding!r}.')
+        return parsed
 
-    @property
-    def out_size(self):
-        """Output shape ``(*out_spatial, out_channels)``, from the input size, kernel, stride, padding."""
-        return self._out_size
+    def _check_input_dim(self, x):
+        try:
+            super()._check_input_dim(x)
+        except ValueError as err:
+            raise ValueError(f'{type(self).__name__}: {err}') from None
 
-    @out_size.setter
-    def out_size(self, value):
-        self._out_size = tuple(value)
+    def _kernel_fn(self):
+        if getattr(self, 'w_mask', None) is None:
+            return None
+        fn = self.__dict__.get('_mask_fn')
+        if fn is None or fn.mask is not self.w_mask:
+            fn = self._mask_fn = _Mask(self.w_mask)
+        return fn
+
+    def _conv_op(self, x, params):
+        return conv(x, params['weight'], params.get('bias'), strides=self.stride, padding=self.padding,
+                    lhs_dilation=self.lhs_dilation, rhs_dilation=self.rhs_dilation,
+                    feature_group_count=self.groups, dimension_numbers=self.dimension_numbers,
+                    kernel_fn=self._kernel_fn())
 
     def update(self, x):
-        check_input(type(self).__name__, x, self.in_size)
-        p = self.weight.value
-        return conv(x, p['weight'], p.get('bias'), strides=self.stride, padding=self.padding)
+        self._check_input_dim(x)
+        return self._conv_op(x, self.weight.value)
 
 
+_DOC = """{n}-D convolution whose kernel (and bias) are read through the ETP ``conv`` op.
 
-_CONV_DOC = r"""{n}-D convolution, channels last, through the ETP ``conv`` op.
-
-    .. math:: y[p, o] = \sum_{{k, i}} x[p \cdot s + k, i]\, K[k, i, o] + b[o]
-
-    ``in_size = ({spatial}, C_in)``; inputs are ``(..., {spatial}, C_in)`` (any
-    leading batch axes). ``ParamState`` ``weight`` holds ``{{'weight': K, 'bias': b}}``
-    with ``K`` of shape ``(*kernel_size, C_in, out_channels)``. ``padding`` is
-    ``'SAME'``, ``'VALID'``, an int, or per-axis ints / ``(low, high)`` pairs;
-    ``out_size`` is computed from them.
+    ``brainstate.nn.{cls}``'s constructor and attributes (``in_channels``, ``kernel_shape``,
+    ``groups``, ``rhs_dilation``, ``w_mask``, ``out_size``, ...): inputs ``({spatial}, C_in)``
+    or ``(N, {spatial}, C_in)``; ``ParamState`` ``weight`` holds ``{{'weight': K}}`` (and
+    ``'bias'`` when ``b_init`` is given).
 
     >>> layer = {cls}({example_in}, 8, kernel_size=3, stride=2)
     >>> layer.out_size
@@ -133,19 +97,14 @@ _CONV_DOC = r"""{n}-D convolution, channels last, through the ETP ``conv`` op.
 """
 
 
-class Conv1d(_ConvNd):
-    __doc__ = _CONV_DOC.format(n=1, spatial='L', cls='Conv1d', example_in='(32, 4)',
-                               example_out='(16, 8)')
-    num_spatial = 1
+class Conv1d(_ETPConv, brainstate.nn.Conv1d):
+    __doc__ = _DOC.format(n=1, cls='Conv1d', spatial='L', example_in='(32, 4)', example_out='(16, 8)')
 
 
-class Conv2d(_ConvNd):
-    __doc__ = _CONV_DOC.format(n=2, spatial='H, W', cls='Conv2d', example_in='(28, 28, 1)',
-                               example_out='(14, 14, 8)')
-    num_spatial = 2
+class Conv2d(_ETPConv, brainstate.nn.Conv2d):
+    __doc__ = _DOC.format(n=2, cls='Conv2d', spatial='H, W', example_in='(28, 28, 1)', example_out='(14, 14, 8)')
 
 
-class Conv3d(_ConvNd):
-    __doc__ = _CONV_DOC.format(n=3, spatial='D, H, W', cls='Conv3d', example_in='(8, 8, 8, 2)',
-                               example_out='(4, 4, 4, 8)')
-    num_spatial = 3
+class Conv3d(_ETPConv, brainstate.nn.Conv3d):
+    __doc__ = _DOC.format(n=3, cls='Conv3d', spatial='D, H, W', example_in='(8, 8, 8, 2)',
+                          example_out='(4, 4, 4, 8)')

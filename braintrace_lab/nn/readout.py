@@ -18,11 +18,12 @@ class LeakyRateReadout(Layer):
 
     .. math:: r_t = e^{-\Delta t / \tau}\, r_{t-1} + x_t W
 
-    ``dt`` is read from ``brainstate.environ.get_dt()`` at every step, so the layer
-    runs inside ``brainstate.environ.context(dt=...)``. ``ParamState`` ``weight``
-    holds ``{'weight': W}`` of shape ``(in, out)``; ``HiddenState`` ``r`` has
-    shape ``(out,)`` or ``(batch, out)`` and is returned by ``update``. Give
-    ``r_init`` the unit of ``x W`` when the weights carry one.
+    braintrace's signature and attributes: ``decay`` is the value ``exp(-dt / tau)``
+    (``dt`` read from ``brainstate.environ.get_dt()`` whenever it is used, so the layer
+    runs inside ``brainstate.environ.context(dt=...)``), and ``W`` is the ``ParamState``
+    holding the ``(in, out)`` weight (also reachable as ``weight``, the name its state
+    path uses). ``HiddenState`` ``r`` has shape ``(out,)`` or ``(batch, out)`` and is
+    returned by ``update``. Give ``r_init`` the unit of ``x W`` when the weights carry one.
 
     >>> readout = LeakyRateReadout(128, 10, tau=20. * u.ms)
     >>> brainstate.nn.init_all_states(readout, batch_size=4)
@@ -49,7 +50,12 @@ class LeakyRateReadout(Layer):
             raise ValueError(f'{label}: tau must be positive, got {tau!r}.')
         self.tau = tau
         self.r_init = r_init
-        self.weight = brainstate.ParamState({'weight': init_param(w_init, (n_in, n_out), 'weight', label)})
+        self.weight = brainstate.ParamState(init_param(w_init, (n_in, n_out), 'weight', label))
+
+    @property
+    def W(self):
+        """The weight's ``ParamState`` (braintrace's name for it)."""
+        return self.weight
 
     def init_state(self, batch_size: Optional[int] = None, **kwargs):
         self.r = brainstate.HiddenState(init_param(self.r_init, self.out_size, 'r', type(self).__name__,
@@ -58,8 +64,9 @@ class LeakyRateReadout(Layer):
     def reset_state(self, batch_size: Optional[int] = None, **kwargs):
         self.r.value = init_param(self.r_init, self.out_size, 'r', type(self).__name__, batch_size=batch_size)
 
+    @property
     def decay(self):
-        """The per-step decay factor ``exp(-dt / tau)`` (a plain array)."""
+        """The per-step decay factor ``exp(-dt / tau)`` (a plain array) at the current ``dt``."""
         label = type(self).__name__
         try:
             dt = brainstate.environ.get_dt()
@@ -81,6 +88,6 @@ class LeakyRateReadout(Layer):
             raise RuntimeError(f'{label}: call init_state() (or brainstate.nn.init_all_states) first.')
         lead = check_input(label, x, self.in_size)
         check_batch(label, lead, u.math.shape(self.r.value), 'r')
-        r = self.decay() * self.r.value + matmul(x, self.weight.value['weight'])
+        r = self.decay * self.r.value + matmul(x, self.weight.value)
         self.r.value = r
         return r

@@ -25,8 +25,10 @@ class ElementWiseSpec(OpSpec):
         return fn(*operands)
 
 
-def element_wise(weight, fn: Callable = None, x=None):
+def element_wise(weight, fn: Callable = None, x=None, *, weight_fn: Callable = None):
     """ETP element-wise op ``y = fn(weight)`` (or ``fn(x, weight)`` when ``x`` is given).
+
+    ``weight_fn=`` is braintrace's name for ``fn`` (``element_wise(w, weight_fn=jnp.exp)``).
 
     ``fn`` must act position by position and sees plain arrays; the result carries
     the weight's unit (times the input's unit when ``x`` is given).
@@ -34,6 +36,10 @@ def element_wise(weight, fn: Callable = None, x=None):
     >>> y = element_wise(w, jnp.exp)              # y_i = exp(w_i)
     >>> y = element_wise(w, lambda x, w: x * w, x)  # a per-unit gain
     """
+    if weight_fn is not None:
+        if fn is not None:
+            raise TypeError('element_wise: give the transform once, as fn or as weight_fn.')
+        fn = weight_fn
     wm, wu = strip(weight)
     if fn is None:
         fn = _identity

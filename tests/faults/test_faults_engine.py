@@ -297,3 +297,13 @@ def test_the_lab_refuses_unknown_options_when_the_learner_is_described():
         lab.make_learner(make, 'bptt', decay_or_rank=0.9)
     with pytest.raises(ValueError, match="unknown algorithm 'pp_propp'"):
         lab.make_learner(make, 'pp_propp')
+
+
+@pytest.mark.parametrize('fname', ['gru', 'lif', 'rnn'])
+def test_braintraces_bias_corrected_form_is_exact_one_step_after_a_reset(cases, fname):
+    """``normalized=True, bias_correction=True`` (braintrace's numbers): its step counter restarts too."""
+    fx, xs, ys, ref = cases[fname]
+    with fx.context():
+        grads, _ = _one_step_after_reset(fx, 'pp_prop', xs, ys, RESETS['init_all_states'], decay_or_rank=0.9,
+                                         normalized=True, bias_correction=True)
+    assert _max_error(grads, ref) < 1e-9

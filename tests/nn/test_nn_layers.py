@@ -139,9 +139,11 @@ def test_param_state_layout():
     np.testing.assert_array_equal(np.asarray(lin.weight.value['bias']), 0.)
     assert set(nn.Linear(5, 3, w_init=np_init(), use_bias=False).weight.value) == {'weight'}
     assert set(nn.Linear(5, 3, w_init=np_init(), b_init=None).weight.value) == {'weight'}
-    conv = nn.Conv2d((8, 8, 3), 4, kernel_size=3, w_init=np_init())
-    assert conv.weight.value['weight'].shape == (3, 3, 3, 4)
-    assert conv.weight.value['bias'].shape == (4,)
+    conv = nn.Conv2d((8, 8, 3), 4, kernel_size=3, w_init=np_init())      # brainstate's default: no bias
+    assert set(conv.weight.value) == {'weight'} and conv.weight.value['weight'].shape == (3, 3, 3, 4)
+    conv = nn.Conv2d((8, 8, 3), 4, kernel_size=3, w_init=np_init(), b_init=np_init())
+    assert conv.weight.value['bias'].shape == (1, 1, 4)
+    assert conv.in_channels == 3 and conv.kernel_shape == (3, 3, 3, 4)
     lora = nn.LoRALinear(6, 4, rank=2, a_init=np_init())
     assert set(lora.weight.value) == {'lora_a', 'lora_b'}
     assert lora.weight.value['lora_a'].shape == (6, 2) and lora.weight.value['lora_b'].shape == (2, 4)
@@ -158,7 +160,7 @@ def test_param_state_layout():
     sp = nn.SparseLinear(5, 3, connectivity=([0, 4, 2], [1, 1, 0]), w_init=np_init())
     assert set(sp.weight.value) == {'weight'} and sp.weight.value['weight'].shape == (3,) and sp.nnz == 3
     ro = nn.LeakyRateReadout(5, 3, w_init=np_init())
-    assert set(ro.weight.value) == {'weight'}
+    assert ro.weight.value.shape == (5, 3) and ro.W is ro.weight
 
 
 @pytest.mark.parametrize('padding,stride,expected', [

@@ -71,7 +71,7 @@ def np_mgu(cell, xs):
 @pytest.mark.parametrize('cls,ref', [(nn.VanillaRNNCell, np_vanilla), (nn.GRUCell, np_gru),
                                      (nn.LSTMCell, np_lstm), (nn.MGUCell, np_mgu)])
 def test_cells_match_numpy(cls, ref):
-    cell = cls(N_IN, N_H, w_init=np_init(0.7), b_init=np_init(0.3, seed=1))
+    cell = cls(N_IN, N_H, w_init=np_init(0.7), b_init=np_init(0.3, seed=1), activation='tanh')
     brainstate.nn.init_all_states(cell, batch_size=B)
     xs = rand(T, B, N_IN)
     step = brainstate.transform.jit(cell)
