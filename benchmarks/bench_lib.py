@@ -115,6 +115,11 @@ def online_rules(package='lab', kind=None):
     rules = {'d_rtrl': lambda m: mod.D_RTRL(m), 'pp_prop': lambda m: mod.pp_prop(m, decay_or_rank=DECAY)}
     if package == 'lab':   # the option of storing traces in bfloat16
         rules['d_rtrl_bf16'] = lambda m: mod.D_RTRL(m, trace_dtype=jnp.bfloat16)
+        from braintrace_lab.algorithms.influence import UORO
+        # the RTRL family: UORO against the forward pass; OSTL recurrent, the engine SnAp-1 runs on where
+        # the two are equal (one-state layers without a leaky readout fed in the same step; not these models)
+        rules['uoro'] = lambda m: UORO(m, seed=0)
+        rules['ostlrecurrent'] = lambda m: mod.OSTLRecurrent(m)
     if package == 'lab' and kind == 'lif':
         for name in SNN_RULES:
             if hasattr(mod, name):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import Dict, Optional
+from typing import Optional
 
 import brainstate
 import jax
@@ -11,26 +11,13 @@ import numpy as np
 
 from .algorithms.base import ETraceAlgorithm
 from .algorithms.sequence import ETraceVmap
+from .rules_table import _REGISTRY, algorithm_names, register_algorithm, rule_key, unknown_rule_message
 
 __all__ = ['compile', 'register_algorithm', 'algorithm_names', 'resolve_algorithm']
-
-_REGISTRY: Dict[str, type] = {}
-
-
-def register_algorithm(cls, *names):
-    """Make ``cls`` reachable from :func:`compile` under each (case-insensitive) name."""
-    for n in names:
-        _REGISTRY[n.lower()] = cls
-    return cls
-
-
-def algorithm_names():
-    return sorted(_REGISTRY)
 
 
 # braintrace's registered names this package has no rule for, with what to use instead
 _NOT_SERVED = {
-    'three_factor': "'eprop' (a three-factor rule: eligibility trace x learning signal)",
     'dni': "'pp_prop' or 'd_rtrl' (no synthetic-gradient module here)",
 }
 
@@ -41,12 +28,12 @@ def resolve_algorithm(algorithm):
             return algorithm
         raise TypeError(f'algorithm class must subclass ETraceAlgorithm, got {algorithm.__name__}.')
     if isinstance(algorithm, str):
-        key = algorithm.strip().lower().replace('-', '_')
+        key = rule_key(algorithm)
         if key in _REGISTRY:
             return _REGISTRY[key]
         if key in _NOT_SERVED:
             raise ValueError(f'braintrace_lab has no {algorithm!r} rule; use {_NOT_SERVED[key]}.')
-        raise ValueError(f'unknown algorithm {algorithm!r}; valid names: {", ".join(algorithm_names())}.')
+        raise ValueError(unknown_rule_message(algorithm) + '.')
     if type(algorithm).__name__ == 'ETraceConfig':
         raise TypeError('braintrace_lab does not take an ETraceConfig; pass a rule by name or class, e.g. '
                         "compile(model, 'd_rtrl', x0) or compile(model, 'pp_prop', x0, decay_or_rank=0.9).")
@@ -82,7 +69,7 @@ def _init_states(model, batch_size):
 
 
 def compile(model, algorithm, *example_inputs, batch_size: Optional[int] = None, seed: Optional[int] = None,
-            verbose: int = 0, vmap: bool = False, **options):
+            verbose: int = 0, vmap: bool = False, strict: bool = False, **options):
     """Initialise ``model``'s states, build a learner and compile its graph on ``example_inputs``.
 
     braintrace's entry point: states are (re)initialised with
@@ -93,10 +80,13 @@ def compile(model, algorithm, *example_inputs, batch_size: Optional[int] = None,
     rule's constructor. With ``vmap=True`` the states are created per sample under
     ``brainstate.transform.vmap_new_states`` (``batch_size`` required, examples batched on
     axis 0) and the result is an :class:`ETraceVmap` over the per-sample learner.
-    ``verbose=1`` prints the graph's report (``2`` adds its diagnostics).
+    ``verbose=1`` prints the graph's report (``2`` adds its diagnostics). ``strict=True``
+    refuses weights that reach a hidden state through plain JAX operations (by default they
+    get their one-step gradient, named in ``learner.graph.explain()``).
 
     >>> learner = braintrace_lab.compile(model, 'pp_prop', x0, decay_or_rank=0.9)
-    >>> batched = braintrace_lab.compile(model, 'd_rtrl', xb, batch_size=16, vmap=True)
+    >>> fresh = braintrace_lab.models.get_fixture('leaky').make(dtype=jnp.float32)   # states not created yet
+    >>> batched = braintrace_lab.compile(fresh, 'd_rtrl', x0, batch_size=4, vmap=True)   # x0: (4, features)
     """
     cls = resolve_algorithm(algorithm)
     if not example_inputs:
@@ -107,6 +97,7 @@ def compile(model, algorithm, *example_inputs, batch_size: Optional[int] = None,
     if vmap and batch_size is None:
         raise ValueError('compile(..., vmap=True) needs batch_size= (the size of the batch axis, axis 0 of '
                          'the example inputs).')
+    graph_options = {'strict': True} if strict else {}
     seeded = (lambda: brainstate.random.seed_context(seed)) if seed is not None else contextlib.nullcontext
     if seed is not None and 'seed' in inspect.signature(cls.__init__).parameters:
         options = {**options, 'seed': seed}        # a rule with a seed of its own (UORO) gets it too
@@ -118,7 +109,7 @@ def compile(model, algorithm, *example_inputs, batch_size: Optional[int] = None,
         def init():
             brainstate.nn.init_all_states(model)
             if not brainstate.transform.in_new_state_probe():
-                learner.compile_graph(*unbatched)
+                learner.compile_graph(*unbatched, **graph_options)
 
         with seeded():
             init()
@@ -127,7 +118,7 @@ def compile(model, algorithm, *example_inputs, batch_size: Optional[int] = None,
         with seeded():
             _init_states(model, batch_size)
         learner = cls(model, **options)
-        learner.compile_graph(*example_inputs)
+        learner.compile_graph(*example_inputs, **graph_options)
         result = learner
     if not learner.graph.relations:
         from .errors import CompilationError
@@ -159,8 +150,12 @@ def _register_core():
     from .algorithms import influence
     register_algorithm(influence.SnAp, 'snap', 'snap_n')
     register_algorithm(influence.UORO, 'uoro')
+    from .algorithms import kf_rtrl
+    register_algorithm(kf_rtrl.KFRTRL, 'kf_rtrl', 'kfrtrl')
     from .algorithms import rflo
     register_algorithm(rflo.RFLO, 'rflo')
+    from .algorithms import three_factor
+    register_algorithm(three_factor.ThreeFactor, 'three_factor', 'threefactor')
 
 
 _register_core()

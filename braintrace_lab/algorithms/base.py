@@ -68,6 +68,7 @@ class ETraceAlgorithm(ResettableLearner, LearnerDrivers, brainstate.nn.Module):
     coupled_transition = False   # True: D includes the per-position self term through ops (OSTL)
     batch_totals = True          # under grad(vmap(...)) return batch totals for shared weights (batch_sum.py)
     defers_products = True       # its step can leave weight products to etrace_grad(chunk=K) (chunked.py)
+    runner_needs = None          # what each step needs that the lab's runner does not feed (rules_table.py)
 
     def __init__(self, model, name: Optional[str] = None, vjp_method: str = 'single-step',
                  trace_dtype=None):

@@ -20,6 +20,7 @@ gradients, per-sample weights) keeps per-sample cotangents.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 
 import jax
@@ -87,6 +88,14 @@ def summed_contraction(fn, total_over_positions):
     return contract
 
 
+@functools.cache
+def _batch_tracer_type() -> type:
+    """The class of the values ``vmap`` hands a function, found by tracing one (public API only)."""
+    seen = []
+    jax.eval_shape(jax.vmap(lambda v: seen.append(type(v)) or v), jax.ShapeDtypeStruct((1,), 'float32'))
+    return seen[0]
+
+
 def _trace_chain(x, BatchTracer):
     """The traces of a (nested) tracer, outermost value last."""
     chain = []
@@ -111,10 +120,7 @@ def called_under_shared_vmap(weights, per_sample) -> bool:
     ``vmap(grad(...))`` (per-sample gradients) and per-sample weights answer False, and so
     does anything this cannot see through: that only costs speed, never changes a gradient.
     """
-    try:
-        from jax._src.interpreters.batching import BatchTracer
-    except ImportError:          # a jax without this class: keep per-sample cotangents
-        return False
+    BatchTracer = _batch_tracer_type()
     mapped = lambda x: isinstance(x, BatchTracer) and isinstance(getattr(x, 'batch_dim', None), int)
     batch_traces = [x._trace for x in jax.tree.leaves(per_sample) if mapped(x)]
     if not batch_traces:

@@ -16,7 +16,9 @@ conv output pixels); gradients sum over them.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 from typing import Optional
 
 import jax
@@ -46,9 +48,29 @@ def _sum_lead(x, n_lead):
     return x.sum(axis=tuple(range(n_lead))) if n_lead else x
 
 
+_partitioned = threading.local()
+
+
+@contextlib.contextmanager
+def batch_partitioned():
+    """Trace the enclosed step for a batch split over devices: batch sums as reductions, never loops.
+
+    A loop over the batch positions (the CPU strategy of :func:`position_sum`) cannot be
+    split by XLA's partitioner, which would gather the whole trace onto every device; a
+    reduction over the batch axis becomes per-device partial sums and one all-reduce.
+    """
+    old = getattr(_partitioned, 'on', False)
+    _partitioned.on = True
+    try:
+        yield
+    finally:
+        _partitioned.on = old
+
+
 def on_cpu() -> bool:
-    """Whether jax runs on the CPU (the engine picks its contraction strategy by this)."""
-    return jax.default_backend() == 'cpu'
+    """Whether jax runs on the CPU (the engine picks its contraction strategy by this); ``False``
+    while a batch split over devices is traced (:func:`batch_partitioned`)."""
+    return jax.default_backend() == 'cpu' and not getattr(_partitioned, 'on', False)
 
 
 def position_sum(fn, n_lead, *arrays):

@@ -65,8 +65,8 @@ class FixedRandomFeedback:
     instead of ``dL/dy W^T``. ``B`` is drawn once, ``N(0, scale^2)`` with
     ``scale = 1/sqrt(I)`` by default, from a NumPy seed (a constant, never a tracer).
 
-    >>> fb = FixedRandomFeedback.random(32, 2, seed=1)
-    >>> learner = EProp(model, feedback=fb)               # or feedback='random', feedback_seed=1
+    >>> fb = FixedRandomFeedback.random(6, 2, seed=1)     # the readout's inputs and outputs
+    >>> learner = braintrace_lab.EProp(model, feedback=fb)   # or feedback='random', feedback_seed=1
     """
 
     def __init__(self, matrix):
@@ -173,8 +173,9 @@ class TargetProjection:
     axis), entries ``N(0, 1/K)`` from NumPy seed ``seed + i``; the result is
     broadcast to the leaf's shape (leading target axes must broadcast against it).
 
-    >>> proj = TargetProjection(plan, target_shape=(10,), leaves=[0], seed=0)
-    >>> proj.signal(0, y_star, like=g[0])
+    OSTTP builds one per projected group from its compiled plan,
+    ``TargetProjection(plan, target_shape=(10,), leaves=[0], seed=0, who='OSTTP')``, and asks it
+    for a leaf's signal with ``proj.signal(0, y_star, like=g[0])``.
     """
 
     def __init__(self, plan, target_shape: Sequence[int], leaves: Sequence[int], seed: int, who: str):

@@ -3,14 +3,22 @@ from __future__ import annotations
 
 import inspect
 
-__all__ = ['rule_options', 'check_options']
+__all__ = ['rule_options', 'option_defaults', 'check_options', 'REQUIRED']
+
+REQUIRED = inspect.Parameter.empty     # the default of an option the rule cannot do without
+
+
+def option_defaults(cls) -> tuple:
+    """``((option, default), ...)`` of ``cls(model, ...)`` in signature order (``model`` left out);
+    an option without a default has :data:`REQUIRED`."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    return tuple((p.name, p.default) for p in params
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != 'model')
 
 
 def rule_options(cls) -> tuple:
     """The keyword options ``cls(model, ...)`` accepts (``model`` itself left out)."""
-    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    return tuple(p.name for p in params
-                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != 'model')
+    return tuple(name for name, _ in option_defaults(cls))
 
 
 def _who(cls) -> str:

@@ -47,6 +47,7 @@ class RTRL(ETraceAlgorithm):
     vjp_methods = ('single-step',)
     batch_totals = False      # its own step: per-sample cotangents, summed by JAX
     defers_products = False   # its own step: every gradient is computed in it
+    tree_influence = False    # True: the hooks take per-leaf tuples (influence_update_tree / influence_grad_tree)
 
     def __init__(self, model, max_entries: float = 5e7, name=None, vjp_method='single-step', trace_dtype=None):
         super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
@@ -139,11 +140,26 @@ class RTRL(ETraceAlgorithm):
                 return new, (outs, writes)
             return f, p_vec, s_vec
 
+        def tree_map_step(p, h, o, args):
+            """``f(p, s) -> (new s, (outs, writes))`` on the leaves themselves: no flat vectors."""
+            s0 = states(h, o)
+
+            def f(pp, ss):
+                hh, oo = with_states(h, o, ss)
+                outs, writes = plan.run(tuple(pp), hh, oo, args)
+                return tuple(writes[i].astype(a.dtype) for i, a in zip(write_pos, s0)), (outs, writes)
+            return f, tuple(p), s0
+
         self._step_map = step_map
+        tree_hooks = algo.tree_influence
 
         def forward(p, h, o, args, traces):
-            f, p_vec, s_vec = step_map(p, h, o, args)
-            new_traces, (outs, writes) = algo.influence_update(f, p_vec, s_vec, traces)
+            if tree_hooks:
+                f, p_t, s_t = tree_map_step(p, h, o, args)
+                new_traces, (outs, writes) = algo.influence_update_tree(f, p_t, s_t, traces)
+            else:
+                f, p_vec, s_vec = step_map(p, h, o, args)
+                new_traces, (outs, writes) = algo.influence_update(f, p_vec, s_vec, traces)
             return tuple(outs), tuple(writes), new_traces
 
         def signal(pp, e, h, o, args):
@@ -170,8 +186,11 @@ class RTRL(ETraceAlgorithm):
             cot_p, g = vjp_signal(tuple(cot_out))
             g = tuple(a + cot_writes[i] for a, i in zip(g, write_pos))
             g_vec = ravel_pytree(g)[0]
-            _, unravel_p = ravel_pytree(p)
-            through = unravel_p(algo.influence_grad(g_vec, new_traces))
+            if tree_hooks:
+                through = algo.influence_grad_tree(g_vec, new_traces, p)
+            else:
+                _, unravel_p = ravel_pytree(p)
+                through = unravel_p(algo.influence_grad(g_vec, new_traces))
             cot_p = tuple(a + b.astype(a.dtype) for a, b in zip(cot_p, through))
             h0, o0, a0, t0 = zeros
             return cot_p, g[:nh], h0, o0, a0, t0
@@ -229,7 +248,9 @@ class BPTT(TBPTT):
     ``trace_memory()`` counts only the immediate factors of one step; what BPTT
     keeps is the window's activations, ``O(T B N)``.
 
-    >>> grads, losses = BPTT(model).etrace_grad(xs, ys, loss_fn)   # after compile_graph(x0)
+    >>> learner = BPTT(model); learner.compile_graph(x0)
+    ETraceGraph(...)
+    >>> grads, losses = learner.etrace_grad(xs, ys, loss_fn)
     """
     display_name = 'BPTT'
 

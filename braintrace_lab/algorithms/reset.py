@@ -6,7 +6,8 @@ with ``reset_state``. The learner runs last (``call_order(9)``), zeroes its trac
 learning signals, and points its compiled step at the states the model now holds, so a
 reset learner computes exactly what a freshly built one does.
 
->>> brainstate.nn.init_all_states(learner)    # or reset_all_states(learner), learner.init_etrace_state()
+>>> brainstate.nn.init_all_states(learner, batch_size=4)   # the batch size the learner was compiled for
+>>> learner.init_etrace_state()                            # the traces only
 """
 from __future__ import annotations
 

@@ -6,8 +6,9 @@ up the per-step online gradients of ``mask[t] * loss_t`` and divides by the mask
 total (``reduction='mean'``). :class:`ETraceVmap` is a ``brainstate.nn.Vmap`` over a
 learner that carries the same two drivers (what ``compile(..., vmap=True)`` returns).
 
+>>> step_loss = lambda x, y: loss_fn(learner(x), y)          # calls the learner once per step
 >>> grads, losses = learner.etrace_grad(xs, ys, step_fn=step_loss, return_value=True)
->>> learner.etrace_evolve(warmup_xs)
+>>> learner.etrace_evolve(xs[:3])                           # a warm-up: states and traces, no gradient
 """
 from __future__ import annotations
 

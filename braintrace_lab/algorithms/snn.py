@@ -278,9 +278,10 @@ class OSTTP(ETraceAlgorithm):
     as wide as the readout).
 
     >>> learner = OSTTP(model); learner.compile_graph(x0)     # or target_shape=(10,)
-    >>> learner.set_target(y_star); out = learner(x)
+    >>> learner.set_target(y); out = learner(x)             # y: this step's target
     """
     display_name = 'OSTTP'
+    runner_needs = 'the target at every step (set_target)'
 
     def __init__(self, model, target_shape=None, projection_seed: int = 0, name=None,
                  vjp_method='single-step', trace_dtype=None):

@@ -14,6 +14,7 @@ signal ``(..., O, S)``):
 
 :func:`group_leak` reads a hidden group's leak ``exp(-dt/tau)`` from the model.
 
+>>> from braintrace_lab.algorithms.engines import ParamDimEngine
 >>> KappaFilter(inner=ParamDimEngine(), kappa=0.9)     # e-prop with a filtered trace
 >>> PresynapticTrace(decay=0.5)                        # OTTT_A with lambda = 0.5
 """
@@ -54,6 +55,7 @@ class KappaFilter(TraceEngine):
     Valid for engines whose gradient is linear in the trace (D-RTRL's). Memory is
     twice the inner trace (``e`` and ``e_bar``).
 
+    >>> from braintrace_lab.algorithms.engines import ParamDimEngine
     >>> KappaFilter(inner=ParamDimEngine(), kappa=0.5)
     """
     inner: TraceEngine = None

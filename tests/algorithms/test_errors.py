@@ -52,7 +52,10 @@ def test_param_written_inside_update():
 
 def test_non_etp_trainable_weight():
     with pytest.raises(bl.CompilationError, match=r"'w' reaches hidden state.*ETP op"):
-        bl.D_RTRL(PlainWeight()).compile_graph(jnp.ones(3))
+        bl.D_RTRL(PlainWeight()).compile_graph(jnp.ones(3), strict=True)
+    learner = bl.D_RTRL(PlainWeight())                      # by default: its one-step gradient
+    learner.compile_graph(jnp.ones(3))
+    assert learner.graph.param('w').status == 'immediate_only'
 
 
 def test_call_before_compile_and_wrong_shape():
