@@ -7,8 +7,8 @@ batch, and scores the outputs with the data source's own metrics. The weights do
 change; the result is stored in the record (``heldout_loss``, ``heldout_accuracy``,
 ``heldout_size``).
 
->>> tr = Trainer(make_learner(factory, 'd_rtrl'), task, batch_size=32); tr.run(200)
->>> evaluate(tr, tr.source.eval_batch(256))          # {'loss': ..., 'accuracy': ..., 'n': 256}
+>>> tr = Trainer(factory, task, batch_size=16); record = tr.run(20, progress=False)
+>>> scores = evaluate(tr, tr.source.eval_batch(64))  # {'loss': ..., 'accuracy': ..., 'n': 64}
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .data import SequenceSource, SourceBatch
+from .devices import put_batch
 
 __all__ = ['evaluate', 'eval_size_for']
 
@@ -80,7 +81,8 @@ def evaluate(trainer, batch: SourceBatch) -> dict:
     stats, per_step = [], _targets_per_step(trainer.source, np.asarray(batch.targets))
     with trainer._env():
         for start in range(0, n, size):
-            stats.append(np.asarray(fn(*_chunk(batch, start, size, per_step)), dtype=float))
+            args = put_batch(trainer, _chunk(batch, start, size, per_step))     # on the trainer's devices
+            stats.append(np.asarray(fn(*args), dtype=float))
     loss, acc = np.mean(stats, axis=0).tolist()
     rec = trainer.record
     rec.heldout_loss, rec.heldout_accuracy, rec.heldout_size = float(loss), float(acc), int(n)

@@ -9,8 +9,10 @@ new seed. The jitted step reads the states' values at every call, so nothing com
 again, and the run is the one a new trainer with that seed would make (the tests check
 this bit for bit).
 
+>>> trainer = Trainer(factory, task, batch_size=4)
 >>> init = optimizer_snapshot(trainer)          # before the first step
->>> trainer.run(100); restart(trainer, seed=1, optimizer_init=init); trainer.run(100)
+>>> first = trainer.run(10, progress=False)
+>>> second = restart(trainer, seed=1, optimizer_init=init).run(10, progress=False)   # seed 1, no new compile
 """
 from __future__ import annotations
 
@@ -83,4 +85,5 @@ def restart(trainer, seed: int, optimizer_init: list, checkpoint=None, label: Op
     trainer._t0 = None
     trainer._compiles_before = -trainer.n_traces      # n_compiles counts this seed's compilations only
     trainer.checkpoint, trainer.checkpoint_step = checkpoint, None
+    trainer.devices.place(trainer._all_states, trainer._reset_states)
     return trainer
