@@ -10,7 +10,8 @@ Three propagations of bit sets over the flat jaxpr answer every question:
   only here reaches it through another weight (a GRU reset gate).
 * ``plain``: parameter bits flow through everything except ETP weight operands; a
   parameter reaching a hidden output here is a trainable weight the engine
-  cannot trace (an error, with the fix in the message).
+  cannot trace: it gets its one-step (immediate) gradient (``immediate_only``, the
+  fix named in its reason), or, with ``strict=True``, the compile is refused.
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class OpInfo:
     reaches_hidden_through_ops: bool = False
     reaches_output: bool = False
     shape_mismatch: Tuple[int, ...] = ()
+    into_ops: Tuple[int, ...] = ()             # traced ops whose input it feeds (weight through weight)
 
 
 @dataclasses.dataclass
@@ -140,8 +142,12 @@ def _bits_of(bits, v):
     return 0 if isinstance(v, Literal) else bits.get(v, 0)
 
 
-def analyse(cap: StepCapture, names: Dict[int, str]) -> Analysis:
-    import jax
+def analyse(cap: StepCapture, names: Dict[int, str], strict: bool = False) -> Analysis:
+    """Classify states, build hidden groups and relations and give every weight its status.
+
+    ``strict=True`` refuses a weight that reaches a hidden state through plain JAX
+    operations instead of giving it the one-step (immediate) gradient.
+    """
     jaxpr = cap.jaxpr.jaxpr
     write_index = {id(s): j for j, s in enumerate(cap.write_states)}
 
@@ -280,22 +286,38 @@ def analyse(cap: StepCapture, names: Dict[int, str]) -> Analysis:
                           via and not gset, reach_out, tuple(mismatch)))
         k += 1
 
+    # ---- weight through weight: the traced ops whose inputs carry such an op's output
+    for op in ops:
+        if op.reaches_hidden_through_ops:
+            op.into_ops = tuple(o.index for o in ops if o is not op and o.groups and
+                                any(_bits_of(through, v) >> op.index & 1 for v in o.eqn.invars))
+
     # ---- parameter status
     status: Dict[int, Tuple[str, str]] = {}
     for n in params:
         b = 1 << param_bit[n]
         bad = [leaves[h].path for h in hidden if _bits_of(plain, leaves[h].outvar) & b]
-        if bad:
+        mine = [op for op in ops if n in op.weight_params]
+        traced = any(op.groups for op in mine)
+        if bad and (strict or traced):
+            why = ('compile(..., strict=True) refuses such weights; without it they get the one-step '
+                   '(immediate) gradient. ' if not traced else
+                   'It is also read by a traced ETP op, and one weight cannot mix a trace with an untraced '
+                   'path. ')
             raise CompilationError(
                 f'Trainable weight {leaves[n].path!r} reaches hidden state(s) {bad} through plain JAX '
-                f'operations, so no eligibility trace can be kept for it. Route it through an ETP op '
+                f'operations, so no eligibility trace can be kept for it. {why}Route it through an ETP op '
                 f'(braintrace_lab.matmul / conv / element_wise ...), or, if it should not be trained, '
                 f'store it as a constant or a brainstate.State instead of a ParamState.')
-        mine = [op for op in ops if n in op.weight_params]
-        if any(op.groups for op in mine):
+        if traced:
             gl = sorted({gi for op in mine for gi in op.groups})
             status[n] = ('traced', f'eligibility trace through op(s) {[op.index for op in mine if op.groups]} '
                                    f'into hidden group(s) {["g%d" % g for g in gl]}')
+        elif bad:
+            status[n] = ('immediate_only', f'reaches hidden state(s) {", ".join(bad)} through plain JAX '
+                                           f'operations (no ETP op), so no eligibility trace can be kept: it '
+                                           f'gets the one-step (immediate) gradient only. Route it through an '
+                                           f'ETP op such as braintrace_lab.matmul to get a trace')
         elif any(op.shape_mismatch for op in mine):
             status[n] = ('immediate_only', 'its op output does not match the hidden group shape position by '
                                            'position, so only the one-step (immediate) gradient is used')

@@ -43,7 +43,7 @@ def build_records(cap: StepCapture, an: Analysis) -> ETraceGraph:
         param = pnames[0] if pnames else '<none>'
         in_shape = _shape(op.eqn.invars[0]) if spec.n_inputs else None
         ops.append(OpRecord(op.index, spec.root().kind, param, tuple(spec.weight_names), in_shape,
-                            _shape(op.eqn.outvars[0])))
+                            _shape(op.eqn.outvars[0]), tuple(op.into_ops)))
         if all(p is None for p in op.weight_params):
             continue
         for gi in op.groups:
@@ -112,13 +112,17 @@ def split_compiler_options(kwargs):
     return rest
 
 
-def compile_graph_internal(model, *inputs, **kwargs) -> CompiledGraph:
+def compile_graph_internal(model, *inputs, strict: bool = False, **kwargs) -> CompiledGraph:
+    """The record, capture and analysis of one step; ``strict=True`` refuses weights that reach a
+    hidden state through plain JAX operations (otherwise they get the one-step gradient)."""
     import brainstate
+    if not isinstance(strict, bool):
+        raise TypeError(f'strict must be True or False, got {strict!r}.')
     kwargs = split_compiler_options(kwargs)
     inputs, kwargs = one_step_example((inputs, kwargs))     # SingleStepData / MultiStepData examples
     cap = capture_step(model, *inputs, **kwargs)
     names = state_path_names(model)
-    an = analyse(cap, names)
+    an = analyse(cap, names, strict=strict)
     record = build_records(cap, an)
     seen = {id(st) for st in cap.states}
     unused = tuple(ParamRecord(names.get(id(st), '?'), tuple(tuple(jax.numpy.shape(x)) for x in jax.tree.leaves(st.value)),
@@ -135,7 +139,8 @@ def compile_etrace_graph(model, *inputs, **kwargs) -> ETraceGraph:
     The record lists hidden groups (states updated together position by
     position), ETP ops, relations ``param -> op -> group`` and, for every weight,
     how it learns and why (``traced``, ``non_temporal`` readout, ``immediate_only``
-    weight-through-weight, ``unused``).
+    for a weight through another weight or through plain JAX operations, ``unused``).
+    ``strict=True`` refuses weights that reach a hidden state through plain JAX operations.
 
     >>> graph = compile_etrace_graph(model, x0)
     >>> print(graph.explain())

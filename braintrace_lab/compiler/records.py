@@ -51,6 +51,7 @@ class OpRecord:
     weight_leaves: Tuple[str, ...]   # names of the trainable operands ('weight', 'bias' ...)
     input_shape: Optional[Tuple[int, ...]]
     output_shape: Tuple[int, ...]
+    into_ops: Tuple[int, ...] = ()   # an op reaching the hidden state only through these traced ops' inputs
 
     @property
     def name(self):
@@ -59,7 +60,7 @@ class OpRecord:
     def to_dict(self):
         return {'index': self.index, 'name': self.name, 'kind': self.kind, 'param': self.param,
                 'weight_leaves': list(self.weight_leaves), 'input_shape': _shape(self.input_shape),
-                'output_shape': _shape(self.output_shape)}
+                'output_shape': _shape(self.output_shape), 'into_ops': list(self.into_ops)}
 
 
 @dataclasses.dataclass(frozen=True)

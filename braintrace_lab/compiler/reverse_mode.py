@@ -14,7 +14,8 @@ and call-like primitives); a loop over inputs, integer counters or values behind
 ``stop_gradient`` gets no cotangent and is fine. The bodies of ``custom_jvp`` / ``custom_vjp`` functions are not
 searched: reverse mode differentiates their rules, never their primal loops.
 
->>> check_reverse_mode(cap.jaxpr.jaxpr, {param_invar: 'w', hidden_invar: 'h'})
+The compiler calls ``check_reverse_mode(jaxpr, {param_invar: 'w', hidden_invar: 'h'})`` on the
+step's jaxpr, naming each weight and hidden-state input variable for its messages.
 """
 from __future__ import annotations
 

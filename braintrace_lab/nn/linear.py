@@ -96,6 +96,8 @@ class SparseLinear(Layer):
     values directly). Either way ``ParamState`` ``weight`` holds ``{'weight': values}``
     of shape ``(nnz,)`` (and ``'bias'`` when ``b_init`` is given).
 
+    >>> import brainevent
+    >>> mask = np.random.default_rng(0).random((100, 20)) < 0.1
     >>> layer = SparseLinear(brainevent.CSR.fromdense(mask.astype(float)))
     >>> layer = SparseLinear(100, 20, prob=0.1, seed=0)
     >>> layer(jnp.ones((8, 100))).shape

@@ -83,6 +83,7 @@ def matmul(x, weight, bias=None, *, weight_fn: Optional[Callable] = None, bias_f
     convertible to that unit.
 
     >>> y = matmul(jnp.ones((2, 3)), jnp.ones((3, 4)))                 # (2, 4)
+    >>> x, w = jnp.ones((2, 3)), -jnp.ones((3, 4))
     >>> y = matmul(x, w, weight_fn=jnp.abs)                            # x @ |w|
     """
     xm, xu = strip(x)
@@ -118,6 +119,7 @@ def lora_matmul(x, B=None, A=None, *, alpha: float = 1.0, bias=None, b_fn: Optio
     (``(in, out)``, optional) is frozen. The eligibility trace lives on the effective
     weight ``alpha * B @ A``; gradients reach both factors (and the bias).
 
+    >>> x, B, A = jnp.ones((2, 3)), jnp.ones((3, 1)), jnp.ones((1, 4))      # rank 1
     >>> y = lora_matmul(x, B, A, alpha=0.5)
     """
     if lora_a is not None or lora_b is not None:

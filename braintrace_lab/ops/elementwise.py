@@ -33,6 +33,7 @@ def element_wise(weight, fn: Callable = None, x=None, *, weight_fn: Callable = N
     ``fn`` must act position by position and sees plain arrays; the result carries
     the weight's unit (times the input's unit when ``x`` is given).
 
+    >>> w, x = jnp.zeros(4), jnp.ones((2, 4))
     >>> y = element_wise(w, jnp.exp)              # y_i = exp(w_i)
     >>> y = element_wise(w, lambda x, w: x * w, x)  # a per-unit gain
     """

@@ -81,6 +81,8 @@ def sparse_matmul(x, weight, rows=None, cols=None, out_features=None, *, sparse_
     ``bias_fn``) is added through an element-wise ETP op of its own, so it has an
     exact per-position trace.
 
+    >>> import brainevent
+    >>> csr, x = brainevent.CSR.fromdense(jnp.eye(3)), jnp.ones((2, 3))
     >>> y = sparse_matmul(x, csr.data, sparse_mat=csr)        # x @ csr.todense()
     """
     if sparse_mat is not None:

@@ -244,6 +244,46 @@ def test_gru_reset_gate_gets_its_one_step_gradient_here_and_zero_in_braintrace()
             assert_same(g1[key], g2[key], rtol=1e-4, atol=1e-5)
 
 
+def plain_input_training(bt, T=5):
+    """braintrace's reference-RNN style: the input weight read by plain ``x @ win``, the recurrent
+    one by ``bt.matmul``; compile() on a batch, then etrace_grad with a step_fn."""
+    class RNN(brainstate.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.win = brainstate.ParamState(brainstate.random.randn(3, 5) * 0.5)
+            self.wrec = brainstate.ParamState(brainstate.random.randn(5, 5) * 0.5)
+            self.out = bt.nn.Linear(5, 2)
+
+        def init_state(self, batch_size=None, **kwargs):
+            self.h = brainstate.HiddenState(jnp.zeros((batch_size, 5)))
+
+        def update(self, x):
+            self.h.value = jnp.tanh(x @ self.win.value + bt.matmul(self.h.value, self.wrec.value))
+            return self.out(self.h.value)
+
+    brainstate.random.seed(0)
+    model = RNN()
+    xs, ys = brainstate.random.randn(T, 2, 3), brainstate.random.randn(T, 2, 2)
+    learner = bt.compile(model, 'd_rtrl', xs[0], batch_size=2)
+
+    def step_loss(x, y):
+        return jnp.mean((learner(x) - y) ** 2)
+    grads, losses = learner.etrace_grad(xs, ys, step_fn=step_loss, return_value=True)
+    return grads, losses
+
+
+def test_plain_jax_input_weight_gets_its_one_step_gradient_here_and_zero_in_braintrace():
+    (g1, l1), (g2, l2) = both(plain_input_training)
+    assert_same(l1, l2)
+    assert set(g1) == set(g2)
+    for key in g1:
+        if key == ('win',):
+            assert all(float(np.abs(a).max()) == 0 for a in _leaves(g1[key]))      # braintrace: no gradient
+            assert all(float(np.abs(a).max()) > 0 for a in _leaves(g2[key]))       # ours: the immediate one
+        else:
+            assert_same(g1[key], g2[key], rtol=1e-4, atol=1e-5)
+
+
 def test_pp_prop_default_is_braintraces_times_a_known_factor():
     """Our default output factor is ``ef = a D ef + Df``; braintrace's is ``(1 - a)`` times that,
     divided by ``1 - a^n``: equal after one step, different later (docs/compatibility.md)."""

@@ -43,6 +43,21 @@ def test_records_are_plain_and_json_ready():
     assert repr(g).startswith('ETraceGraph(') and '0x' not in repr(g)
 
 
+def test_a_reset_gate_is_recorded_feeding_the_candidate_op_not_the_state():
+    """The GRU's W_r reaches h only through W_h's input (r * h): the record names that op, and the graph
+    view draws the one-step edge into it, never straight into the hidden group."""
+    from braintrace_lab.lab.views import graph_view_model
+    g = _graph('gru')
+    by_param = {o.param: o for o in g.ops}
+    assert by_param['cell.Wr.weight'].into_ops == (by_param['cell.Wh.weight'].index,)
+    assert all(o.into_ops == () for p, o in by_param.items() if p != 'cell.Wr.weight')
+    assert g.to_dict()['ops'][by_param['cell.Wr.weight'].index]['into_ops'] == [by_param['cell.Wh.weight'].index]
+    r_op, h_op = f"op:{by_param['cell.Wr.weight'].index}", f"op:{by_param['cell.Wh.weight'].index}"
+    edges = [(e['source'], e['target'], e['kind']) for e in graph_view_model(g)['edges']]
+    assert (r_op, h_op, 'immediate') in edges
+    assert not [e for e in edges if e[0] == r_op and e[1].startswith('group:')]
+
+
 def test_compiler_sees_ops_under_vmap():
     fx = get_fixture('leaky')
     with fx.context():
