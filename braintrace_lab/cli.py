@@ -10,8 +10,16 @@
     feedback, filtered), OTTT and OSTL, 5 seeds each, 95 % intervals, held-out accuracy.
 
 ``braintrace-lab lab``
-    Opens JupyterLab on the tutorials (``--no-browser`` and unknown options are passed
+    Opens JupyterLab on the course workspace, a copy of the tutorials in a folder of the
+    user's (``~/braintrace-lab-course``, or ``--dir`` / ``$BRAINTRACE_LAB_COURSE_DIR``):
+    created on first use, refreshed later without overwriting a notebook the user changed
+    (:mod:`braintrace_lab.course.workspace`), with JupyterLab's news prompt off.
+    ``--no-copy`` opens a folder as it is (``--no-browser`` and unknown options are passed
     on to ``jupyter lab``).
+
+``braintrace-lab rules``
+    Lists the learning rules: canonical names with display names and one-line
+    descriptions, aliases apart, options with defaults (``--json`` for the records).
 
 Rules are written ``NAME[:VALUE][:OPTION=VALUE]...`` (see :mod:`braintrace_lab.lab.rule_specs`):
 a bare ``VALUE`` is the decay (a float) or rank (an int) of ``pp_prop`` / ``es_d_rtrl``;
@@ -24,6 +32,7 @@ Examples::
     braintrace-lab compare --task spike_patterns --algorithms bptt,d_rtrl,pp_prop:0.5 \\
         --epochs 200 --out reports/snn.html
     braintrace-lab compare --algorithms bptt,eprop:feedback=random:kappa=0.5,ottt:mode=O --seeds 3
+    braintrace-lab compare --seeds 3 --devices 4        # each batch split over 4 devices (docs/devices.md)
     braintrace-lab compare --epochs 2000 --checkpoint ckpt/ --checkpoint-every 100
     braintrace-lab compare --epochs 2000 --checkpoint ckpt/ --resume     # after a crash or Ctrl-C
     braintrace-lab lab --no-browser
@@ -40,12 +49,14 @@ import math
 import os
 import pathlib
 import shlex
-import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .lab.factories import LiveSNNFactory, make_model_factory
-from .lab.rule_specs import NOT_IN_RUNNER, RuleSpecError, format_rule, parse_rule, rule_names
+from .lab.rule_specs import RuleSpecError, format_rule, parse_rule
+from .cli_lab import UsageError, add_lab_parser, build_lab_command, cmd_lab, find_tutorials
+from .cli_rules import add_rules_parser, cmd_rules
+from .rules_table import canonical_names
 
 __all__ = ['main', 'build_parser', 'SETUPS', 'DEFAULT_TASK', 'DEFAULT_RULES', 'DEFAULT_SEEDS', 'DEFAULT_EPOCHS',
            'default_algorithms', 'valid_algorithms', 'parse_algorithm_list', 'build_lab_command', 'find_tutorials',
@@ -77,9 +88,6 @@ SETUPS: Dict[str, Tuple[dict, str, dict]] = {
 MODELS = ('leaky', 'lif', 'alif', 'rnn', 'gru', 'live_snn')
 
 
-class UsageError(Exception):
-    """A bad command-line value: reported with the valid choices and exit status 2."""
-
 
 # ---------------------------------------------------------------------------- algorithms
 def _norm(name: str) -> str:
@@ -88,7 +96,7 @@ def _norm(name: str) -> str:
 
 def valid_algorithms() -> List[str]:
     """The canonical names of the rules the lab's runner can drive (``'bptt'`` first); aliases left out."""
-    return [n for n in rule_names()[0] if n not in NOT_IN_RUNNER]
+    return canonical_names('cli')
 
 
 def default_algorithms() -> List[str]:
@@ -136,6 +144,7 @@ def _number_type(convert, accept, expected: str, show_text: bool = False):
 _positive_int = _number_type(int, lambda v: v >= 1, 'a positive integer')
 _non_negative_int = _number_type(int, lambda v: v >= 0, 'an integer >= 0')
 _seeds_type = _number_type(int, lambda v: v >= 1, 'a positive number of seeds per rule, e.g. --seeds 3')
+_devices_type = _number_type(int, lambda v: v >= 1, 'a positive number of devices, e.g. --devices 4 (1: one device)')
 _positive_float = _number_type(float, lambda v: v > 0 and math.isfinite(v), 'a positive number', show_text=True)
 
 
@@ -187,10 +196,21 @@ def _print_warnings(caught, comparison) -> None:
             print(f'warning: {text}', file=sys.stderr)
 
 
+def _resolve_devices(args) -> Optional[int]:
+    """``--devices`` (and a multi-process run's options) checked: :func:`~braintrace_lab.lab.devices.launch`."""
+    from .lab.devices import launch
+    try:
+        return launch(args.devices, args.batch_size, args.coordinator, args.num_processes, args.process_id,
+                      checkpoint=args.checkpoint)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
 def cmd_compare(args, parser) -> int:
     task_name = _resolve_task(args.task)
     algorithms, n_seeds, epochs = _resolve_run(args)
     _check_checkpoint_args(args)
+    devices = _resolve_devices(args)
     task_opts, model, model_opts = SETUPS.get(task_name, ({}, 'leaky', {'n_hidden': 16}))
     if args.model is not None:
         model = _norm(args.model)
@@ -212,7 +232,8 @@ def cmd_compare(args, parser) -> int:
     factory = make_model_factory(model, task, args.hidden, model_opts)
     seeds = f'seed {args.seed}' if n_seeds == 1 else f'seeds {args.seed}..{args.seed + n_seeds - 1}'
     print(f'{PROG} compare: {", ".join(format_rule(n, o) for n, o in algorithms)} on {task_name} ({factory!r}), '
-          f'{epochs} training steps, batch {args.batch_size}, {seeds}', file=sys.stderr)
+          f'{epochs} training steps, batch {args.batch_size}' + (f' over {devices} devices' if (devices or 1) > 1 else '')
+          + f', {seeds}', file=sys.stderr)
     every = None if args.checkpoint is None else (args.checkpoint_every or max(1, epochs // 10))
     interrupted = None
     with _w.catch_warnings(record=True) as caught:
@@ -225,9 +246,12 @@ def cmd_compare(args, parser) -> int:
                                             record_every=args.record_every or None,
                                             progress=not args.no_progress, chunk=args.chunk,
                                             checkpoint=args.checkpoint, checkpoint_every=every, resume=args.resume,
-                                            seeds=n_seeds, eval_size=args.eval_size)
+                                            seeds=n_seeds, eval_size=args.eval_size, devices=devices)
         except TrainingInterrupted as err:          # Ctrl-C: keep the finished steps
             comparison, interrupted = err.comparison, err
+    import jax
+    if jax.process_index() > 0:                     # a multi-process run: process 0 prints and writes the report
+        return 130 if interrupted is not None else 0
     _print_warnings(caught, comparison)
     print(comparison.table())
     if comparison.explanation:
@@ -246,53 +270,10 @@ def cmd_compare(args, parser) -> int:
     return 0
 
 
-def find_tutorials(directory: Optional[str] = None) -> pathlib.Path:
-    """The tutorials folder: ``directory``, else the checkout's ``tutorials/``, else ``./tutorials``."""
-    if directory is not None:
-        path = pathlib.Path(directory).expanduser()
-        if not path.is_dir():
-            raise UsageError(f'--dir {directory!r} is not a directory')
-        return path.resolve()
-    for cand in (pathlib.Path(__file__).resolve().parents[1] / 'tutorials', pathlib.Path.cwd() / 'tutorials'):
-        if cand.is_dir():
-            return cand
-    raise UsageError('no tutorials/ folder found next to the package or in the current directory; '
-                     'run from a checkout of braintrace-lab or pass --dir PATH')
-
-
-def build_lab_command(notebook_dir, no_browser: bool = False, port: Optional[int] = None,
-                      extra: Sequence[str] = ()) -> List[str]:
-    """The ``jupyter lab`` command line that :func:`main` runs for ``braintrace-lab lab``."""
-    cmd = [sys.executable, '-m', 'jupyterlab', f'--ServerApp.root_dir={notebook_dir}']
-    if no_browser:
-        cmd.append('--no-browser')
-    if port is not None:
-        cmd.append(f'--port={int(port)}')
-    cmd.extend(extra)
-    return cmd
-
-
-def cmd_lab(args, parser, extra) -> int:
-    directory = find_tutorials(args.dir)
-    cmd = build_lab_command(directory, no_browser=args.no_browser, port=args.port, extra=extra)
-    if args.print_command:
-        print(shlex.join(cmd))
-        return 0
-    import importlib.util
-    if importlib.util.find_spec('jupyterlab') is None:
-        print(f"{PROG} lab: error: JupyterLab is not installed; install the lab extras: "
-              f"pip install 'braintrace-lab[lab]'", file=sys.stderr)
-        return 1
-    try:
-        return subprocess.call(cmd)
-    except KeyboardInterrupt:
-        return 130
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description='Online learning in recurrent and spiking networks: compare rules, open the lab.')
-    sub = parser.add_subparsers(dest='command', metavar='{compare,lab}')
+    sub = parser.add_subparsers(dest='command', metavar='{compare,lab,rules}')
     sub.required = True
     c = sub.add_parser('compare', help='train several algorithms on a task and write an HTML report',
                        description='Train several algorithms side by side on a built-in task (same model, '
@@ -305,8 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='comma-separated rules, each NAME[:VALUE][:OPTION=VALUE]..., e.g. '
                         'bptt,pp_prop:0.5,eprop:feedback=random:kappa=0.95,ottt:mode=O,otpe:mode=approx '
                         '(a bare VALUE is the decay or rank of pp_prop / es_d_rtrl; OPTION is one of the '
-                        'rule\'s own: eprop feedback, kappa, feedback_seed; ottt / otpe mode, decay; pp_prop '
-                        'decay_or_rank, normalized; ostl_feedforward decay, normalized); default: '
+                        'rule\'s own, listed by braintrace-lab rules); default: '
                         + ','.join(DEFAULT_RULES))
     c.add_argument('--epochs', type=_positive_int, default=None,
                    help=f'training steps per rule and seed, one fresh batch each (default: {DEFAULT_EPOCHS})')
@@ -336,13 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--resume', action='store_true',
                    help='continue the comparison checkpointed in --checkpoint DIR (same arguments); '
                         'algorithms already done are not trained again')
+    c.add_argument('--devices', type=_devices_type, default=None, metavar='N',
+                   help='split every batch and its eligibility traces over N devices (weights replicated, '
+                        'gradients reduced by XLA; the batch size must be a multiple of N); default: one device')
+    c.add_argument('--coordinator', metavar='HOST:PORT', help='multi-process run: address of process 0 (docs/devices.md)')
+    c.add_argument('--num-processes', type=_positive_int, metavar='P', help='multi-process run: processes in it')
+    c.add_argument('--process-id', type=_non_negative_int, metavar='I', help='multi-process run: this one, 0..P-1')
     c.add_argument('--no-progress', action='store_true', help='no progress bar')
-    lab = sub.add_parser('lab', help='open JupyterLab on the tutorials',
-                         description='Open JupyterLab on the tutorials; other options go to jupyter lab.')
-    lab.add_argument('--no-browser', action='store_true', help='do not open a browser (passed to jupyter lab)')
-    lab.add_argument('--port', type=_positive_int, default=None, help='server port (passed to jupyter lab)')
-    lab.add_argument('--dir', default=None, help='notebook folder (default: the tutorials)')
-    lab.add_argument('--print-command', action='store_true', help='print the jupyter command and exit')
+    add_lab_parser(sub, _positive_int)
+    add_rules_parser(sub)
     return parser
 
 
@@ -358,6 +340,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == 'compare':
             return cmd_compare(args, sub)
+        if args.command == 'rules':
+            return cmd_rules(args, sub)
         return cmd_lab(args, sub, extra)
     except UsageError as err:
         sub.print_usage(sys.stderr)

@@ -15,11 +15,14 @@ from __future__ import annotations
 from typing import Dict, List
 
 from . import ex01_traces, ex02_graph, ex03_liveness, ex04_agreement, ex05_snn, ex06_memory
+from . import ex07_trace_monitor, ex08_arena, ex09_agreement_accuracy
+from . import ex10_rtrl_zoo
 from .grading import Exercise
 
 __all__ = ['EXERCISES', 'get_exercise', 'by_tutorial']
 
-_MODULES = (ex01_traces, ex02_graph, ex03_liveness, ex04_agreement, ex05_snn, ex06_memory)
+_MODULES = (ex01_traces, ex02_graph, ex03_liveness, ex04_agreement, ex05_snn, ex06_memory,
+            ex07_trace_monitor, ex08_arena, ex09_agreement_accuracy, ex10_rtrl_zoo)
 
 EXERCISES: Dict[str, Exercise] = {e.name: e for m in _MODULES for e in m.EXERCISES}
 

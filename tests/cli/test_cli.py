@@ -30,12 +30,12 @@ def test_compare_runs_and_prints_the_table(compare_run):
     assert code == 0, stderr
     header = stdout.splitlines()[0].split()
     assert header[:3] == ['algorithm', 'loss', 'acc(held-out)'] and 'cos(BPTT)' in header
-    names = [line.split()[0] for line in stdout.splitlines()[2:5]]
-    assert names == ['bptt', 'd_rtrl', 'pp_prop(0.5)']
+    names = [line.split('  ')[0] for line in stdout.splitlines()[2:5]]
+    assert names == ['BPTT', 'D-RTRL', 'ES-D-RTRL (a=0.5)']         # the rules' display names, not lab labels
     assert 'acc(held-out): accuracy on 8 held-out sequences' in stdout and '±' not in stdout   # one seed
-    assert 'Exact on this model: bptt, d_rtrl; not exact: pp_prop(0.5)' in stdout
+    assert 'Exact on this model: BPTT, D-RTRL; not exact: ES-D-RTRL (a=0.5)' in stdout
     assert 'bptt, d_rtrl, pp_prop:0.5 on evidence' in stderr and 'seed 1' in stderr
-    d_rtrl = next(line for line in stdout.splitlines() if line.startswith('d_rtrl')).split()
+    d_rtrl = next(line for line in stdout.splitlines() if line.startswith('D-RTRL ')).split()
     assert float(d_rtrl[3]) > 0.9999            # exact on the leaky integrator: cosine 1 to BPTT
     assert f'report written to {out}' in stderr
 
@@ -52,9 +52,9 @@ def test_chunk_gives_the_same_comparison(compare_run, tmp_path):
     assert code == 0, stderr.getvalue()
 
     def rows(text):
-        return [line.split()[:5] for line in text.splitlines()[2:5]]
+        return [[line[:17].strip()] + line[17:].split()[:4] for line in text.splitlines()[2:5]]
     got, want = rows(stdout.getvalue()), rows(reference)
-    assert [r[0] for r in got] == ['bptt', 'd_rtrl', 'pp_prop(0.5)']
+    assert [r[0] for r in got] == ['BPTT', 'D-RTRL', 'ES-D-RTRL (a=0.5)']
     for g, w in zip(got, want):
         assert g[0] == w[0] and all(abs(float(a) - float(b)) <= 1e-3 * max(1.0, abs(float(b)))
                                     for a, b in zip(g[1:], w[1:])), (g, w)
@@ -65,8 +65,8 @@ def test_report_is_self_contained_html_with_table_and_explanation(compare_run):
     text = out.read_text(encoding='utf-8')
     assert text.startswith('<!DOCTYPE html>') and text.rstrip().endswith('</html>')
     assert '<table class="btl-table">' in text and '<th>acc(held-out)</th>' in text
-    for label in ('bptt', 'd_rtrl', 'pp_prop(0.5)'):
-        assert f'<td>{html.escape(label)}</td>' in text
+    for name in ('BPTT', 'D-RTRL', 'ES-D-RTRL (a=0.5)'):
+        assert f'<td>{html.escape(name)}</td>' in text
     assert 'class="btl-explain"' in text and 'Model: leaky integrator fed by a dense matmul' in text
     assert 'agreement vs learning' in text
     # offline: no external scripts, stylesheets or images
@@ -87,7 +87,8 @@ def test_the_default_comparison_teaches(tmp_path):
     text = stdout.getvalue()
     assert code == 0, stderr.getvalue()
     labels = ['bptt', 'd_rtrl', 'es_d_rtrl(0.9)', 'eprop(feedback=random,kappa=0.95)', 'ottt', 'ostl_recurrent']
-    assert [line.split()[0] for line in text.splitlines()[2:8]] == labels
+    titles = ['BPTT', 'D-RTRL', 'ES-D-RTRL (a=0.9)', 'e-prop (feedback=random, kappa=0.95)', 'OTTT', 'OSTL (recurrent)']
+    assert [line.split('  ')[0] for line in text.splitlines()[2:8]] == titles      # display names in the table
     page = out.read_text(encoding='utf-8')
     rows = json.loads(re.search(r'id="btl-data">(.*?)</script>', page, re.S).group(1).replace('<\\/', '</'))['rows']
     cos = {r['algorithm']: r['cosine_to_bptt'] for r in rows}
@@ -97,7 +98,7 @@ def test_the_default_comparison_teaches(tmp_path):
     for i, a in enumerate(online):                                   # and no two rules compute the same thing
         for b in online[i + 1:]:                                     # (float32 round-off is ~1e-7)
             assert max(abs(cos[a] - cos[b]), abs(err[a] - err[b])) > 1e-5, (a, b, cos, err)
-    assert 'Exact on this model: bptt; not exact: ' + ', '.join(online) in text
+    assert 'Exact on this model: BPTT; not exact: ' + ', '.join(titles[1:]) in text
     assert 'Model: a recurrent spiking network' in text and 'leaky integrate-and-fire (LIF) neurons' in page
     assert 'This model is recurrent, and D-RTRL leaves out every path through another neuron' in text
     assert 'over 2 seeds [0, 1]' in text and 'seeds 0..1' in stderr.getvalue()
@@ -189,29 +190,29 @@ def test_compare_with_seeds_prints_intervals(tmp_path):
     assert code == 0, stderr.getvalue()
     assert 'seeds 0..2' in stderr.getvalue()
     assert "95 % confidence interval over 3 seeds [0, 1, 2] (Student's t, 2 degrees of freedom)" in out
-    assert '±' in next(line for line in out.splitlines() if line.startswith('pp_prop(0.5)'))
+    assert '±' in next(line for line in out.splitlines() if line.startswith('ES-D-RTRL (a=0.5)'))
     assert 'agreement vs learning' in out
 
 
 def test_lab_command_is_built_not_started(capsys, monkeypatch, tmp_path):
     started = []
-    monkeypatch.setattr(cli.subprocess, 'call', lambda *a, **k: started.append(a) or 0)
+    monkeypatch.setattr(subprocess, 'call', lambda *a, **k: started.append(a) or 0)
     cmd = cli.build_lab_command(tmp_path, no_browser=True, port=8899, extra=['--ServerApp.token=abc'])
     assert cmd[:3] == [sys.executable, '-m', 'jupyterlab']
     assert f'--ServerApp.root_dir={tmp_path}' in cmd and '--no-browser' in cmd and '--port=8899' in cmd
     assert cmd[-1] == '--ServerApp.token=abc'
-    code, out, _ = run_main(capsys, 'lab', '--no-browser', '--dir', str(tmp_path), '--print-command',
+    code, out, _ = run_main(capsys, 'lab', '--no-browser', '--dir', str(tmp_path), '--no-copy', '--print-command',
                             '--ServerApp.token=xyz')
     assert code == 0 and not started
     assert '-m jupyterlab' in out and '--no-browser' in out and '--ServerApp.token=xyz' in out
     assert f'--ServerApp.root_dir={tmp_path}' in out
     # without --print-command it runs exactly that command (here: the stub)
-    code, _, _ = run_main(capsys, 'lab', '--no-browser', '--dir', str(tmp_path))
+    code, _, _ = run_main(capsys, 'lab', '--no-browser', '--dir', str(tmp_path), '--no-copy')
     assert code == 0 and started[0][0][-1] == '--no-browser'
 
 
-def test_lab_defaults_to_the_tutorials_folder(capsys):
-    code, out, _ = run_main(capsys, 'lab', '--print-command')
+def test_lab_no_copy_defaults_to_the_tutorials_folder(capsys):
+    code, out, _ = run_main(capsys, 'lab', '--no-copy', '--print-command')
     assert code == 0
     folder = cli.find_tutorials()
     assert folder.name == 'tutorials' and any(folder.glob('*.ipynb'))
@@ -219,7 +220,7 @@ def test_lab_defaults_to_the_tutorials_folder(capsys):
 
 
 def test_lab_rejects_a_missing_folder(capsys, tmp_path):
-    code, _, err = run_main(capsys, 'lab', '--dir', str(tmp_path / 'missing'))
+    code, _, err = run_main(capsys, 'lab', '--dir', str(tmp_path / 'missing'), '--no-copy')
     assert code == 2 and 'is not a directory' in err
 
 

@@ -5,7 +5,8 @@ from braintrace_lab import course
 from braintrace_lab.course import grading
 
 TUTORIALS = ('01_online_learning', '02_etrace_graph', '03_snn_seed_done_right', '04_gradient_agreement',
-             '05_snn_family', '06_memory_and_speed')
+             '05_snn_family', '06_memory_and_speed', '07_trace_monitor', '08_algorithm_arena',
+             '09_does_agreement_predict_learning', '10_rtrl_zoo')
 
 
 def test_every_tutorial_has_at_least_two_exercises_named_after_it():
@@ -33,7 +34,8 @@ def _not_implemented(*args):
     raise NotImplementedError
 
 
-FUNCTION_EXERCISES = ('01-trace-update', '01-learning-signal', '03-flat-loss', '05-ottt-trace')
+FUNCTION_EXERCISES = ('01-trace-update', '01-learning-signal', '03-flat-loss', '05-ottt-trace',
+                      '07-factor-growth', '08-half-width', '09-spearman')
 STUBS = [(name, stub) for name in sorted(course.EXERCISES) for stub in ('ellipsis', 'none')] + \
         [(name, stub) for name in FUNCTION_EXERCISES
          for stub in ('function-returning-ellipsis', 'function-returning-none', 'not-implemented')]

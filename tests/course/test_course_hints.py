@@ -58,6 +58,11 @@ CASES = [
     ('06-width-growth', {'D-RTRL': 64, 'ES-D-RTRL': 7.054}, ['D-RTRL', 'too large'], ['ES-D-RTRL: your']),
     ('06-width-growth', {'D-RTRL': 50.67}, ['exactly the keys'], []),
     ('06-crossover', 20, ['stores less'], ['21']),
+    ('10-snap-exact-n', 3, ['still approximate', 'hops'], ['n = 4']),
+    ('10-snap-exact-n', 5, ['not the smallest', 'lower n'], ['n = 4']),
+    ('10-snap-exact-n', 1.5, ['whole number'], []),
+    ('10-uoro-average', 32, ['1/sqrt(N)', 'not 1/N'], ['64']),
+    ('10-uoro-average', 100, ['too large', 'sigma / sqrt(N)'], ['64']),
     ('06-crossover', 40, ['stores more'], ['21']),
 ]
 

@@ -1,4 +1,5 @@
 """``make student``: the student notebooks have no solutions, keep every check, and run without them."""
+import copy
 import subprocess
 import sys
 
@@ -72,6 +73,28 @@ def test_the_student_exercise_cells_run_and_report_not_yet_solved(students, caps
             exec(compile(source(nb.cells[i]), f'<{name} cell {i}>', 'exec'), ns)
             out = capsys.readouterr().out
             assert 'not yet solved' in out, (name, i, out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('tutorial', [p.name for p in tutorial_paths()])
+def test_the_student_notebook_runs_top_to_bottom_with_the_stubs_in_place(students, tutorial, tmp_path):
+    """``make student``'s output, executed whole in a kernel as a student would: no cell fails and
+    every exercise cell says "not yet solved" (every tutorial, found by its NN_ name)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    nb = nbformat.from_dict(copy.deepcopy(dict(students[tutorial])))
+    client = NotebookClient(nb, timeout=600, kernel_name='python3',
+                            resources={'metadata': {'path': str(tmp_path)}})
+    try:
+        client.execute()
+    except CellExecutionError as err:                      # the cell, its source and the traceback
+        pytest.fail(f'{tutorial}: the student version does not run top to bottom:\n{str(err)[:3000]}')
+    exercises = [c for c in nb.cells if 'exercise' in _tags(c)]
+    assert len(exercises) >= 2, tutorial
+    for cell in exercises:
+        text = ''.join(o.get('text', '') for o in cell.outputs if o.get('output_type') == 'stream')
+        assert 'not yet solved' in text, (tutorial, cell.source[:80], text)
+        assert not [o for o in cell.outputs if o.get('output_type') == 'error'], tutorial
 
 
 def test_a_notebook_whose_cells_do_not_pair_up_is_refused(tmp_path):
