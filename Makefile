@@ -4,20 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast test-tutorials strip-tutorials binder-smoke bench-quick compare lab clean
+.PHONY: test test-fast test-tutorials strip-tutorials binder-smoke bench-quick compare lab clean site
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[lab,test,bench]"
+	$(BIN)/python -m pip install -q -e ".[lab,test,bench,docs]"
 	touch $(STAMP)
 
-## the whole test suite: unit and browser tests, then every tutorial as an nbval test
+## the whole test suite: every tutorial as an nbval test (which saves the executed copies the
+## site reuses: each tutorial runs once), the course site, then unit and browser tests
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:nbval tests
 	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tutorials/nbval_sanitize.cfg tutorials
+	$(MAKE) --no-print-directory site
+	$(BIN)/python -m pytest -q -p no:nbval tests
 	$(BIN)/python tutorials/strip_outputs.py --check
+
+## the course site in build/site (open build/site/index.html): executes the tutorials that have
+## no current copy in build/executed/, then Sphinx + myst-nb, offline
+site: $(STAMP)
+	$(BIN)/python tutorials/executed_copies.py
+	$(BIN)/python docs/site/build.py
 
 ## the tutorials as tests: every cell runs, the `# NBVAL_CHECK_OUTPUT` cells are compared
 test-tutorials: $(STAMP)

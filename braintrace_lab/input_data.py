@@ -6,9 +6,14 @@ leading time axis, for a learner built with ``vjp_method='multi-step'``;
 the window (a constant input next to a time series). Both are pytree nodes, so they pass
 through ``jit``, ``vmap`` and ``grad``.
 
+>>> from braintrace_lab import D_RTRL
 >>> learner = D_RTRL(model, vjp_method='multi-step')
 >>> learner.compile_graph(MultiStepData(xs))          # traced on xs[0], one step
->>> out = learner(MultiStepData(xs), SingleStepData(context))
+ETraceGraph(...)
+>>> out = learner(MultiStepData(xs))                  # the window, one step after the other
+
+A model whose ``update(x, c)`` takes a constant ``c`` beside the series is called as
+``learner(MultiStepData(xs), SingleStepData(c))``.
 """
 from __future__ import annotations
 

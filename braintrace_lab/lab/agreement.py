@@ -16,6 +16,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from ..rules_table import find, lookup, rule_key
 from .data import as_source
 from .learners import algorithm_label, call_model_factory, sequence_grads
 from .runner import _env
@@ -138,10 +139,11 @@ def gradient_agreement(model_factory, data, algorithm: str = 'd_rtrl', decay: fl
     from ..oracle import agreement, bptt_grad_per_step, path_str, rtrl_grad_per_step
     from ..registry import compile as compile_learner
     from .learners import fixture_model
-    algorithm = algorithm.strip().lower().replace('-', '_')
-    if algorithm == 'bptt':
+    algorithm = rule_key(algorithm)
+    if algorithm in find('bptt').names:
         raise ValueError(f"algorithm='bptt' is the oracle itself: choose an online rule such as "
-                         f"{ONLINE_ALGORITHMS} (any registered name works).")
+                         f"{ONLINE_ALGORITHMS} (braintrace-lab rules --path agreement lists them all).")
+    entry = lookup(algorithm, 'agreement')
     if oracle not in ('bptt', 'rtrl'):
         raise ValueError(f"oracle={oracle!r}: choose 'bptt' or 'rtrl'.")
     window = int(window)
@@ -155,7 +157,7 @@ def gradient_agreement(model_factory, data, algorithm: str = 'd_rtrl', decay: fl
             raise ValueError('model_factory=None needs a fixture (name) as data.')
         model_factory = fixture_model(fx)
     options = {}
-    if algorithm == 'pp_prop':
+    if entry.name == 'pp_prop':
         options['decay_or_rank'] = int(rank) if rank else float(decay)
     with _env(model_factory):
         batch = source.batch(batch_size or 1, 0, seed)

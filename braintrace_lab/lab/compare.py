@@ -30,15 +30,17 @@ import re
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
-from tqdm.auto import tqdm
-
+from ..rules_table import find, rule_key
 from .checkpoint import (prepare_comparison_dir, read_checkpoint, record_from_payload, rule_checkpoint_path,
                          save_trainer, write_manifest)
 from .comparison import COLUMNS, Comparison, build_comparison
 from .comparison import _cells, seed_row as _row         # noqa: F401  (the row helpers, for tests)
+from .devices import check_devices
 from .evaluate import eval_size_for, evaluate
 from .faults import NonFiniteError, TrainingInterrupted, check_n_steps, check_on_nonfinite, check_positive_int
 from .learners import LearnerFactory, algorithm_label
+from .names import display_names
+from .progress import PhasedProgress
 from .record import TrainingRecord
 from .rule_specs import parse_rule
 from .runner import Trainer
@@ -79,8 +81,9 @@ def parse_algorithms(algorithms) -> List[tuple]:
                              f'"d_rtrl" or ("pp_prop", {{"decay_or_rank": 0.9}}).')
         if isinstance(a, str):
             name, opts = parse_rule(a)
-        name = name.strip().lower().replace('-', '_')
-        if name in ('pp_prop', 'es_d_rtrl') and 'decay_or_rank' not in opts:
+        name = rule_key(name)
+        entry = find(name)
+        if entry is not None and entry.name == 'pp_prop' and 'decay_or_rank' not in opts:
             opts['decay_or_rank'] = 0.9
         out.append((label or algorithm_label(name, opts), name, opts))
     labels = [x[0] for x in out]
@@ -110,7 +113,8 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
                        measure_memory: bool = True, check_liveness: bool = True,
                        chunk: Optional[int] = None, on_nonfinite: str = 'stop', checkpoint=None,
                        checkpoint_every: Optional[int] = None, resume: bool = False, seeds: int = 1,
-                       eval_size: Optional[int] = DEFAULT_EVAL_SIZE) -> Comparison:
+                       eval_size: Optional[int] = DEFAULT_EVAL_SIZE, devices=None,
+                       on_phase: Optional[Callable] = None) -> Comparison:
     """Train each algorithm on a fresh model from ``model_factory`` and compare them.
 
     ``model_factory(batch_size[, seed])`` returns a new model with initialised batched
@@ -128,6 +132,16 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
     ``eval_size``: held-out sequences scored after training (the task's ``eval_batch``,
     rounded up to whole batches; ``0`` for none).
 
+    ``devices=N`` trains every rule with its batch and eligibility traces split over ``N``
+    devices (weights replicated, gradients reduced by XLA; :mod:`.devices`): the same table
+    up to float32 rounding. ``batch_size`` must be a multiple of ``N``.
+
+    Progress: a rule's first step (and, with ``record_every > 1``, its first unrecorded one)
+    compiles; the bar then reads ``compiling <rule> ...`` and its clock restarts when the step
+    returns, so its rate and time left are those of training (:mod:`.progress`).
+    ``on_phase(phase, rule, steps_done)`` observes each change: ``'compiling'`` with the rule's
+    display name, ``'training'`` with ``None``.
+
     ``on_nonfinite``: ``'stop'`` (a rule whose loss or gradient goes non-finite stops, its
     row reads ``diverged``, the others go on), ``'record'`` (it goes on, skipping such
     updates) or ``'raise'`` (:class:`NonFiniteError` with ``.comparison``). Ctrl-C raises
@@ -143,6 +157,7 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
     n_steps = check_n_steps(n_steps)
     n_seeds = check_positive_int(seeds, 'seeds', 3)
     eval_size = _check_eval_size(eval_size)
+    check_devices(devices, batch_size)
     check_on_nonfinite(on_nonfinite, ('stop', 'record', 'raise'))
     record_every = int(record_every or max(1, n_steps // 20))
     if checkpoint_every is not None:
@@ -206,7 +221,7 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
                          batch_size=batch_size, seed=s, record_every=record_every,
                          oracle=None if name == 'bptt' else oracle, on_step=cb, label=label, T=T,
                          measure_memory=measure_memory, check_liveness=check_liveness and not trainers,
-                         chunk=chunk, on_nonfinite='record' if on_nonfinite == 'record' else 'raise',
+                         chunk=chunk, on_nonfinite='record' if on_nonfinite == 'record' else 'raise', devices=devices,
                          checkpoint=None if saved else path, checkpoint_every=None if saved else checkpoint_every)
             opt_init[label] = optimizer_snapshot(tr)            # before any step or restore: for later seeds
             if saved:
@@ -232,7 +247,8 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
             if tr.checkpoint is not None:
                 save_trainer(tr, tr.checkpoint, finished=True)
 
-    bar = tqdm(total=n_seeds * len(specs) * n_steps, desc='compare', disable=not progress)
+    titles = display_names([s[0] for s in specs], specs)
+    bar = PhasedProgress(n_seeds * len(specs) * n_steps, 'compare', disable=not progress, on_phase=on_phase)
     try:
         for si in range(n_seeds):
             running.clear()
@@ -240,10 +256,10 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
             for index, (label, name, opts) in enumerate(specs):
                 tr = prepare(si, index, label, name, opts)
                 if tr is None:
-                    bar.update(n_steps)
+                    bar.skip(n_steps)
                     continue
                 running[label] = tr
-                bar.update(tr.step_index)
+                bar.skip(tr.step_index)
             if si == 0 and checkpoint is not None and not resume:
                 write_manifest(checkpoint, manifest)              # once every rule could be built
             while True:
@@ -251,6 +267,7 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
                 if not live:
                     break
                 for label, tr in live:
+                    bar.before(tr, titles[label])
                     try:
                         tr.step()
                     except NonFiniteError as err:
@@ -260,7 +277,7 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
                         stopped.add(label)
                         if tr.checkpoint is not None:
                             save_trainer(tr, tr.checkpoint, finished=True)
-                    bar.update(1)
+                    bar.advance(1)
             for label, tr in running.items():
                 tr.finish()
                 score(tr)

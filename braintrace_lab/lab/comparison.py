@@ -8,6 +8,8 @@ is the mean over seeds with a band and the per-seed curves beside it, the Spearm
 correlation of agreement with held-out accuracy across rules and seeds, and lines that
 say why the rows differ (:mod:`.explain`).
 
+>>> cmp = compare_algorithms(fixture_model('leaky', task, n_hidden=6), task, ('bptt', 'd_rtrl'),
+...                          n_steps=4, batch_size=4, seeds=3, progress=False)
 >>> cmp.rows[0]['heldout_accuracy'], cmp.rows[0]['intervals']['heldout_accuracy']['half_width']
 >>> cmp.seed_records['d_rtrl'][2]          # the TrainingRecord of the third seed
 >>> cmp.curves['d_rtrl']['band']['loss']['lo'], cmp.curves['d_rtrl']['per_seed']['loss'][0]
@@ -22,6 +24,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .explain import explain_rules
+from .names import display_names
 from .record import TrainingRecord, fmt_bytes
 from .stats import INTERVAL_LEVEL, curve_band, spearman, t_interval
 
@@ -56,7 +59,8 @@ def _cells(r: dict) -> tuple:
     """A row's table cells: a diverged rule's missing metrics read ``diverged``, never ``-``."""
     miss = 'diverged' if r.get('status') == 'diverged' else '-'
     acc_miss = miss if r.get('has_accuracy', True) else '-'      # regression: accuracy does not apply
-    return (r['algorithm'], _pm(r, 'final_loss', '.4g', miss), _pm(r, 'heldout_accuracy', '.3f', acc_miss),
+    return (r.get('display_name') or r['algorithm'], _pm(r, 'final_loss', '.4g', miss),
+            _pm(r, 'heldout_accuracy', '.3f', acc_miss),
             _pm(r, 'cosine_to_bptt', '.4f', miss), _pm(r, 'rel_error_to_bptt', '.3g', miss),
             _f(r['time_per_step_ms'], '.3g'), fmt_bytes(r['trace_memory_bytes']),
             fmt_bytes(r['peak_memory_bytes']))
@@ -153,8 +157,13 @@ class Comparison:
     ``rows[i]`` holds the means over seeds (the values themselves for one seed), with
     ``intervals[key]`` (``lo``, ``hi``, ``half_width`` of the 95 % t-interval) and
     ``per_seed[key]``; ``seed_rows[label]`` and ``seed_records[label]`` keep every seed's
-    row and :class:`TrainingRecord` (``records[label]`` is the first seed's).
+    row and :class:`TrainingRecord` (``records[label]`` is the first seed's). ``rows[i]['algorithm']``
+    is the lab label that keys ``curves`` and ``records`` (``'pp_prop(0.9)'``);
+    ``rows[i]['display_name']`` names the rule as the table, the report and the widgets do
+    (``'ES-D-RTRL (a=0.9)'``, :mod:`.names`).
 
+    >>> cmp = compare_algorithms(fixture_model('leaky', task, n_hidden=6), task, ('bptt', 'd_rtrl'),
+    ...                          n_steps=4, batch_size=4, progress=False)
     >>> cmp.rows[1]['cosine_to_bptt'], cmp.curves['d_rtrl']['loss'][-1]
     >>> print(cmp.table())        # or cmp.to_html(), cmp.to_dict(), cmp.explain()
     """
@@ -180,12 +189,13 @@ class Comparison:
     def notes(self) -> List[str]:
         """One line per run that diverged, and one if the comparison was interrupted."""
         many = len(self.seeds) > 1
-        out = [f'{r["algorithm"]}: diverged (non-finite loss or gradient) at step {r["diverged_at"]}'
+        out = [f'{r.get("display_name") or r["algorithm"]}: diverged (non-finite loss or gradient) at step '
+               f'{r["diverged_at"]}'
                + (f' (seed {r["seed"]})' if many else '')
                for rows in (self.seed_rows or {r['algorithm']: [r] for r in self.rows}).values()
                for r in rows if r.get('status') == 'diverged']
         if self.interrupted:
-            done = ', '.join(f'{r["algorithm"]} {r["n_steps"]}' for r in self.rows) or 'none'
+            done = ', '.join(f'{r.get("display_name") or r["algorithm"]} {r["n_steps"]}' for r in self.rows) or 'none'
             where = f' in seed {self.rows[0]["seeds"][-1]}' if many and self.rows else ''
             out.append(f'interrupted: the rows show the steps that finished ({done} of '
                        f'{self.config.get("n_steps")}){where}')
@@ -262,6 +272,10 @@ def build_comparison(task: str, seed_records: Dict[str, List[TrainingRecord]], c
     level = config.get('interval_level', INTERVAL_LEVEL)
     seed_records = {k: list(v) for k, v in seed_records.items() if v}
     seed_rows = {k: [seed_row(k, rec, n_steps) for rec in v] for k, v in seed_records.items()}
+    titles = display_names(seed_rows, config.get('algorithms', []))
+    for k, v in seed_rows.items():
+        for r in v:
+            r['display_name'] = titles[k]
     rows = [summary_row(k, v, level) for k, v in seed_rows.items()]
     curves = {k: _curves(v, level) for k, v in seed_records.items()}
     records = {k: v[0] for k, v in seed_records.items()}

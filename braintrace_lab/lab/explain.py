@@ -15,7 +15,8 @@ import math
 import re
 from typing import Dict, List, Optional
 
-from .rule_specs import _rule_class, rule_names
+from .names import display_names
+from ..rules_table import find, rule_key
 
 __all__ = ['explain_rules', 'describe_model', 'is_recurrent', 'exact_on_record', 'RULE_FACTS']
 
@@ -54,6 +55,11 @@ RULE_FACTS: Dict[str, tuple] = {
     'snap': ('the RTRL influence entries of a sparsity pattern', 'It is exact when the pattern holds every '
              'non-zero influence.', ''),
     'uoro': ('an unbiased rank-one random estimate of RTRL', 'It is never exact (a noisy, unbiased estimate).', ''),
+    'kf_rtrl': ('an unbiased random estimate of RTRL, one Kronecker product per weight matrix',
+                'It is exact only one step after a reset (a noisy, unbiased estimate afterwards).', ''),
+    'three_factor': ('a node-perturbation eligibility trace times the reward (minus the loss) less a running-average '
+                     'baseline', 'It is never exact: its mean over the exploration noise approaches BPTT\'s '
+                     'gradient as the noise shrinks (its readout learns exactly).', ''),
 }
 
 
@@ -83,16 +89,13 @@ def exact_on_record(rec) -> Optional[bool]:
 
 
 def _canonical(name: str) -> str:
-    key = name.strip().lower().replace('-', '_')
-    return rule_names()[1].get(key, key)
+    entry = find(name)
+    return rule_key(name) if entry is None else entry.name
 
 
 def _display(name: str) -> str:
-    try:
-        cls = _rule_class(name)
-    except KeyError:
-        return name
-    return 'BPTT' if cls is None else getattr(cls, 'display_name', cls.__name__)
+    entry = find(name)
+    return name if entry is None else entry.display_name
 
 
 def _measured(records) -> str:
@@ -103,12 +106,13 @@ def _measured(records) -> str:
     return f'cosine to BPTT {min(cos):.4f} to {max(cos):.4f}, relative error up to {max(err):.3g}'
 
 
-def _rule_line(label: str, records: list, recurrent: Optional[bool]) -> str:
+def _rule_line(label: str, records: list, recurrent: Optional[bool], title: Optional[str] = None) -> str:
     name = records[0].config.get('algorithm', label)
     options = records[0].config.get('options') or {}
     key = _canonical(name)
     what, when, drops = RULE_FACTS.get(key, ('', '', ''))
-    head = f'{label} ({_display(key)})'
+    title = title or label
+    head = title if title != label else f'{label} ({_display(key)})'
     if key == 'bptt':
         return f'{head}: exact by construction; it is the reference the others are measured against.'
     verdicts = [exact_on_record(r) for r in records]
@@ -133,6 +137,8 @@ def explain_rules(seed_records: Dict[str, list], model_factory=None) -> List[str
                  False: ' It has no recurrent weights: each hidden unit depends on its own past and its inputs.',
                  None: ''}[recurrent]
         lines.append(f'Model: {describe_model(model_factory)}.{shape}')
+    titles = display_names(seed_records, [(k, r[0].config.get('algorithm', k), r[0].config.get('options') or {})
+                                          for k, r in seed_records.items() if r])
     exact, inexact = [], []
     for label, records in seed_records.items():
         if not records:
@@ -140,14 +146,14 @@ def explain_rules(seed_records: Dict[str, list], model_factory=None) -> List[str
         verdicts = [exact_on_record(r) for r in records]
         if records[0].config.get('algorithm') == 'bptt' or (any(v is not None for v in verdicts)
                                                              and all(v is not False for v in verdicts)):
-            exact.append(label)
+            exact.append(titles[label])
         elif any(v is False for v in verdicts):
-            inexact.append(label)
+            inexact.append(titles[label])
     if exact or inexact:
         lines.append(f'Exact on this model: {", ".join(exact) or "none"}; not exact: {", ".join(inexact) or "none"} '
                      f'(measured: an online rule is exact when its gradient matched BPTT\'s at every recorded '
                      f'step of every seed, cosine >= {1 - COSINE_TOL:g} and relative error <= {REL_TOL:g}).')
     for label, records in seed_records.items():
         if records:
-            lines.append(_rule_line(label, records, recurrent))
+            lines.append(_rule_line(label, records, recurrent, titles[label]))
     return lines

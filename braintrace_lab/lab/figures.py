@@ -4,8 +4,9 @@ The HTML report embeds them as inline SVG (:func:`svg_of`), the widgets' static 
 as PNG (:func:`png_of`), so exported pages show readable charts without scripts: round
 ticks and axis titles from matplotlib, legends beside the plot. No pyplot: every figure
 is a ``matplotlib.figure.Figure``, independent of any GUI backend. :func:`rule_title`
-names a rule as people know it (``'D-RTRL'``, ``'ES-D-RTRL (pp_prop), decay 0.9'``).
+names a rule as people know it (``'D-RTRL'``, ``'ES-D-RTRL (a=0.9)'``).
 
+>>> steps, loss = [0, 10, 20], [0.69, 0.52, 0.41]
 >>> fig = new_figure(5.6, 3.0)
 >>> plot_lines(fig.subplots(), [('bptt', steps, loss)], title='training loss',
 ...            xlabel='training step', ylabel='loss', logy=True)
@@ -25,6 +26,8 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
+from .names import display_name
+
 __all__ = ['PALETTE', 'rule_title', 'learner_title', 'new_figure', 'plot_lines', 'plot_scatter', 'plot_heatmap',
            'show_message', 'svg_of', 'png_of', 'img_tag']
 
@@ -33,31 +36,16 @@ STYLE = {'font.size': 9, 'axes.titlesize': 10, 'axes.titleweight': 'bold', 'axes
          'legend.fontsize': 8, 'axes.spines.top': False, 'axes.spines.right': False, 'axes.grid': True,
          'grid.color': '#e6e6e6', 'grid.linewidth': 0.8, 'svg.fonttype': 'none',
          'svg.hashsalt': 'braintrace-lab', 'figure.dpi': 100, 'axes.prop_cycle': matplotlib.cycler(color=PALETTE)}
-_LABEL = re.compile(r'^([a-z_]+)\((rank )?([-+0-9.eE]+)\)$')
 
 
 # ---------------------------------------------------------------------------- names
 def rule_title(name: str, options: Optional[dict] = None) -> str:
-    """The rule's display name with its option: ``'D-RTRL'``, ``'ES-D-RTRL (pp_prop), decay 0.9'``.
+    """The rule's display name with its options: ``'D-RTRL'``, ``'ES-D-RTRL (a=0.9)'``.
 
     ``name`` is a registered name (``'pp_prop'``) or a lab label (``'pp_prop(0.9)'``);
-    anything else (a custom label) comes back unchanged.
+    anything else (a custom label) comes back unchanged (:func:`.names.display_name`).
     """
-    from ..registry import resolve_algorithm
-    options = dict(options or {})
-    m = _LABEL.match(name.strip()) if not options else None
-    if m:
-        name, rank, value = m.groups()
-        options['decay_or_rank'] = int(float(value)) if rank else float(value)
-    try:
-        title = resolve_algorithm(name).display_name
-    except (ValueError, TypeError):
-        return name
-    v = options.pop('decay_or_rank', None)
-    extras = [] if v is None else [f'{"rank" if isinstance(v, int) and not isinstance(v, bool) else "decay"} {v:g}'
-                                   if isinstance(v, (int, float)) else f'{v}']
-    extras += [f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in options.items()]
-    return f'{title}, {", ".join(extras)}' if extras else title
+    return display_name(name, options or None)
 
 
 def learner_title(learner) -> str:
@@ -110,6 +98,26 @@ def _legend(ax, n: int, where: str):
                   handlelength=1.6, ncol=min(n, 2))
 
 
+def share_legend(fig, axes) -> bool:
+    """One legend under the figure when every panel's legend names the same lines.
+
+    Side-by-side panels of the same rules would otherwise each spend a third of their width
+    on a copy of one legend. Returns whether the legends were merged.
+    """
+    legends = [ax.get_legend() for ax in axes]
+    if len(legends) < 2 or any(leg is None for leg in legends):
+        return False
+    labels = [[t.get_text() for t in leg.get_texts()] for leg in legends]
+    if any(lab != labels[0] for lab in labels[1:]):
+        return False
+    handles = legends[0].legend_handles
+    for leg in legends:
+        leg.remove()
+    with matplotlib.rc_context(STYLE):
+        fig.legend(handles, labels[0], loc='outside lower center', ncol=min(len(labels[0]), 3), frameon=False)
+    return True
+
+
 def _finite_xy(x, y, logy: bool):
     x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
     n = min(x.size, y.size)
@@ -145,7 +153,7 @@ def plot_lines(ax, series: Sequence[tuple], title: str = '', xlabel: str = 'trai
             _log_axis(ax.yaxis)
         xs = [np.asarray(x, float) for _, x, _ in series]
         if drawn and all(np.all(np.isnan(x) | (x == np.round(x))) for x in xs):
-            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))      # steps: no 0.5 ticks
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10]))  # round steps
         if ylim is not None:
             ax.set_ylim(*ylim)
         ax.set_title(title)

@@ -2,14 +2,16 @@
 
 ``render_report(comparison)`` turns a :class:`~braintrace_lab.lab.compare.Comparison`
 into one HTML file (table, loss and accuracy curves, agreement with BPTT) that opens
-offline: no scripts, no fetched assets. Legends name each rule by its display name
-(``D-RTRL``, ``ES-D-RTRL (pp_prop), decay 0.9``); the table keeps the lab labels.
+offline: no scripts, no fetched assets. The table and the legends name each rule by its
+display name (``D-RTRL``, ``ES-D-RTRL (a=0.9)``, ``e-prop (feedback=random, kappa=0.9)``).
 
 An interrupted comparison (``comparison.interrupted``) is marked in the title and above
 the table; a rule that diverged reads ``diverged`` in the table and its warning names the
 step and parameter.
 
->>> page = render_report(comparison, meta={'model': 'lif'})
+>>> comparison = compare_algorithms(fixture_model('leaky', task, n_hidden=6), task, ('bptt', 'd_rtrl'),
+...                                 n_steps=4, batch_size=4, progress=False)
+>>> page = render_report(comparison, meta={'model': 'leaky'})
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import html
 import json
 import math
 from typing import Dict, Optional, Sequence
+
+from .names import display_names
 
 __all__ = ['render_report', 'report_chart']
 
@@ -54,13 +58,8 @@ def report_chart(title: str, series: Sequence[tuple], ylabel: str, logy: bool = 
 
 
 def _rule_titles(comparison, labels) -> Dict[str, str]:
-    """``{label: display name}`` from the comparison's config (the label itself without matplotlib)."""
-    specs = {spec[0]: spec for spec in comparison.config.get('algorithms', []) if len(spec) == 3}
-    figures = _figures()
-    if figures is None:
-        return {k: k for k in labels}
-    return {k: figures.rule_title(specs[k][1], specs[k][2]) if k in specs else figures.rule_title(k)
-            for k in labels}
+    """``{label: display name}`` from the comparison's config (:func:`.names.display_names`)."""
+    return display_names(labels, comparison.config.get('algorithms', []))
 
 
 # ---------------------------------------------------------------------------- the report
@@ -92,7 +91,8 @@ def _json_safe(obj):
 
 def _interrupted_note(comparison) -> str:
     n = comparison.config.get('n_steps')
-    done = ', '.join(f'{r["algorithm"]} {r.get("n_steps", "?")}' for r in comparison.rows) or 'none'
+    done = ', '.join(f'{r.get("display_name") or r["algorithm"]} {r.get("n_steps", "?")}'
+                     for r in comparison.rows) or 'none'
     return (f'<p class="warn" id="btl-interrupted">Interrupted: training was stopped before the end; the table '
             f'and curves show the steps that finished ({html.escape(done)} of {html.escape(str(n))}).</p>\n')
 

@@ -18,6 +18,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..rules_table import lookup, rule_key
+
 __all__ = ['BPTT', 'ModelFactory', 'fixture_model', 'LearnerFactory', 'make_learner',
            'algorithm_label', 'sequence_grads', 'is_online']
 
@@ -131,6 +133,13 @@ def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = Fa
         grads, (losses, outs) = brainstate.transform.grad(total, params, has_aux=True)()
         return dict(grads), losses, outs, {}
 
+    if hasattr(learner, 'reward_term'):          # ThreeFactor: the reward of a step is -loss
+        if chunk is not None:
+            raise ValueError(f'{learner.display_name} steps one input at a time and takes its reward from each '
+                             f'step\'s loss: leave chunk= out.')
+        grads, losses, outs = learner.sequence_grads(dict(params), xs, step_loss, per_step=per_step)
+        return grads, losses, outs, {}
+
     rel_params = sorted({r.param for r in learner.graph.relations})
     if chunk is not None:
         if per_step:
@@ -243,21 +252,21 @@ def call_model_factory(model_factory, batch_size, seed=None):
 class LearnerFactory:
     """``factory(x0) -> compiled learner`` for one algorithm on a fresh model of batch ``x0.shape[0]``.
 
-    >>> factory = make_learner(model_factory, 'pp_prop', decay_or_rank=0.9)
-    >>> learner = factory(x0)
+    >>> factory = make_learner(fixture_model('lif', task), 'pp_prop', decay_or_rank=0.9)
+    >>> learner = factory(x0)                  # x0: one batched step input (B, F)
     """
 
     def __init__(self, model_factory, algorithm: str, seed=None, **options):
         self.model_factory = model_factory
-        self.algorithm = algorithm.strip().lower().replace('-', '_')
+        self.algorithm = rule_key(algorithm)
         # refuse an unknown rule or option now, not at the first batch
-        if self.algorithm == 'bptt':
+        entry = lookup(self.algorithm)
+        if entry.name == 'bptt':
             if options:
                 raise TypeError(f'BPTT takes no options, got {", ".join(sorted(options))}.')
         else:
             from ..algorithms.options import check_options
-            from ..registry import resolve_algorithm
-            check_options(resolve_algorithm(self.algorithm), options)
+            check_options(entry.rule, options)
         self.options = options
         self.seed = seed
         self.label = algorithm_label(self.algorithm, options)

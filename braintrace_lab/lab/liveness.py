@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 from typing import Optional
 
-__all__ = ['LivenessWarning', 'warn_if_silent', 'has_spiking_populations']
+__all__ = ['LivenessWarning', 'warn_if_silent', 'has_spiking_populations', 'check_trainer_liveness']
 
 
 class LivenessWarning(UserWarning):
@@ -52,3 +52,16 @@ def warn_if_silent(model, xs, low: float = 0.001, high: float = 0.5, stacklevel:
     if not report.is_live:
         warnings.warn(liveness_message(report), LivenessWarning, stacklevel=stacklevel)
     return report
+
+
+def check_trainer_liveness(trainer, batch) -> None:
+    """A :class:`~braintrace_lab.lab.Trainer`'s network on its first batch: the report is kept in
+    ``trainer.liveness``; a silent or saturated network adds a warning to the record and warns."""
+    if not has_spiking_populations(trainer.model):
+        return
+    from ..oracle import check_liveness
+    report = trainer.liveness = check_liveness(trainer.model, batch.inputs)
+    if not report.is_live:
+        msg = liveness_message(report)
+        trainer.record.warnings.append(msg)
+        warnings.warn(msg, LivenessWarning, stacklevel=4)

@@ -53,8 +53,11 @@ class TrainingRecord:
     ``nonfinite_steps`` lists the steps whose loss or gradient was not finite (each has a
     row, marked ``nonfinite``); ``interrupted`` is set when Ctrl-C stopped the run early.
 
+    >>> record = train(factory, task, n_steps=10, record_every=5, oracle='bptt', progress=False)
     >>> record.final_loss, record.mean_cosine, record.time_per_step
+    (...)
     >>> record.rows()[0]          # {'step': 0, 'loss': ..., 'trace_norm[w]': ...}
+    {'step': 0, ...}
     """
     algorithm: str
     task: str = ''

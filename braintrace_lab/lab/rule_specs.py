@@ -19,19 +19,11 @@ from typing import Dict, List, Tuple
 
 import brainstate
 
-from ..algorithms.options import rule_options
-from ..registry import _REGISTRY
+from ..rules_table import find, rule_key, rule_table, unknown_rule_message as _unknown
 
-__all__ = ['RuleSpecError', 'parse_rule', 'rule_names', 'cli_options', 'format_rule', 'NOT_IN_RUNNER',
-           'unknown_rule_message']
+__all__ = ['RuleSpecError', 'parse_rule', 'rule_names', 'cli_options', 'format_rule', 'unknown_rule_message']
 
-# options of every rule that are about the implementation, not the learning rule: not on the command line
-_INTERNAL = ('name', 'vjp_method', 'trace_dtype')
-# registered rules the lab's training runner cannot drive (it steps one input at a time, feeds no targets)
-NOT_IN_RUNNER = {
-    'tbptt': 'it takes windows of inputs (vjp_method multi-step); the runner steps one input at a time',
-    'osttp': 'it needs the target at every step (set_target), which the runner does not feed',
-}
+
 _BARE_VALUE_OPTION = 'decay_or_rank'
 
 
@@ -39,52 +31,29 @@ class RuleSpecError(ValueError):
     """A rule written as text that cannot be used: the message names the problem and the fix."""
 
 
-def _norm(name: str) -> str:
-    return name.strip().lower().replace('-', '_')
-
-
 def rule_names() -> Tuple[List[str], Dict[str, str]]:
-    """``(canonical names, {alias: canonical name})``: ``'bptt'`` first (the lab's exact learner), then
-    each registered class once under the first name registered for it, in registration order."""
-    canonical, aliases, first = ['bptt'], {}, {}
-    for name, cls in _REGISTRY.items():
-        if name == 'bptt':
-            continue
-        if cls in first:
-            aliases[name] = first[cls]
-        else:
-            first[cls] = name
-            canonical.append(name)
-    return canonical, aliases
+    """``(canonical names, {alias: canonical name})`` from the algorithm table (``'bptt'`` first)."""
+    table = rule_table()
+    return [e.name for e in table], {a: e.name for e in table for a in e.aliases}
 
 
 def unknown_rule_message(name: str) -> str:
-    """``unknown algorithm 'x'; valid algorithms: ...; aliases: ...`` (one line)."""
-    canonical, aliases = rule_names()
-    runnable = [n for n in canonical if n not in NOT_IN_RUNNER]
-    by_target: Dict[str, List[str]] = {}
-    for alias, target in aliases.items():
-        if target not in NOT_IN_RUNNER:
-            by_target.setdefault(target, []).append(alias)
-    alias_text = '; '.join(f'{", ".join(v)} = {k}' for k, v in by_target.items())
-    return (f'unknown algorithm {name!r}; valid algorithms: {", ".join(runnable)}'
-            + (f' (aliases: {alias_text})' if alias_text else '')
-            + (f'; not in the lab runner: {", ".join(NOT_IN_RUNNER)}' if NOT_IN_RUNNER else ''))
+    """``unknown algorithm 'x'; valid algorithms: ...; aliases: ...`` (one line): the lab runner's rules."""
+    return _unknown(name, 'train')
 
 
 def _rule_class(key: str):
-    """The registered class of ``key`` (``None`` for the lab's ``'bptt'``)."""
-    if key == 'bptt':
-        return None
-    return _REGISTRY[key]
+    """The registered class of ``key`` (``None`` for the lab's ``'bptt'``, which the lab trains itself)."""
+    entry = find(key)
+    if entry is None:
+        raise KeyError(key)
+    return None if entry.name == 'bptt' else entry.rule
 
 
 def cli_options(key: str) -> Tuple[str, ...]:
-    """The options of rule ``key`` that text may set (the rule's keywords without the implementation ones)."""
-    cls = _rule_class(key)
-    if cls is None:
-        return ()
-    return tuple(o for o in rule_options(cls) if o not in _INTERNAL)
+    """The options of rule ``key`` that text may set (the rule's own, without the implementation ones)."""
+    entry = find(key)
+    return () if entry is None or entry.name == 'bptt' else entry.option_names
 
 
 def _value(text: str):
@@ -121,13 +90,13 @@ def parse_rule(spec: str) -> Tuple[str, dict]:
         raise RuleSpecError(f'algorithm {spec!r} is empty or not text: give a name such as "bptt", '
                             f'"pp_prop:0.9" or "eprop:feedback=random:kappa=0.5".')
     name, *parts = spec.strip().split(':')
-    key = _norm(name)
-    canonical, aliases = rule_names()
-    if key in NOT_IN_RUNNER:
-        raise RuleSpecError(f'algorithm {name.strip()!r} cannot be compared in the lab runner: {NOT_IN_RUNNER[key]}; '
-                            f'use the Python API (see tutorial 05)')
-    if key not in canonical and key not in aliases:
+    key = rule_key(name)
+    entry = find(key)
+    if entry is None:
         raise RuleSpecError(unknown_rule_message(name.strip()))
+    if not entry.drives('train'):
+        raise RuleSpecError(f'algorithm {name.strip()!r} cannot be compared in the lab runner: {entry.lab_refusal}; '
+                            f'use the Python API (see tutorial 05)')
     valid = cli_options(key)
     opts: dict = {}
     for part in parts:
@@ -140,7 +109,7 @@ def parse_rule(spec: str) -> Tuple[str, dict]:
                 raise RuleSpecError(f'{spec!r}: only pp_prop / es_d_rtrl take a value without a name (the decay '
                                     f'or rank, e.g. pp_prop:0.9 or pp_prop:8); {hint}')
             option, text = _BARE_VALUE_OPTION, part
-        option = _norm(option)
+        option = rule_key(option)
         if not text.strip():
             raise RuleSpecError(f'{spec!r}: option {option!r} has no value; write {key}:{option}=VALUE')
         if option not in valid:

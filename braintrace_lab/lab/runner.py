@@ -34,7 +34,9 @@ from .data import as_source
 from .faults import (NonFiniteError, TrainingInterrupted, check_n_steps, check_on_nonfinite, check_sequences,
                      finite_flags, keep_if, nonfinite_message)
 from .learners import BPTT, LearnerFactory, is_online, sequence_grads
-from .liveness import LivenessWarning, liveness_message
+from .devices import device_plan
+from .liveness import check_trainer_liveness
+from .progress import PhasedProgress
 from .record import TrainingRecord
 from .stepping import (_Callbacks, _compiled_batch_size, _env, _label_of, _peak_memory, _reset_plan, _sq,
                        _strong, make_optimizer, make_row, trace_sq_by_param)
@@ -54,6 +56,7 @@ class Trainer:
     ``checkpoint=PATH`` is written every ``checkpoint_every`` steps and when a run ends
     (an existing file is never replaced unless it is the one resumed); ``resume=PATH``
     restores a checkpoint (checked against this trainer's rule, model and data first).
+    ``devices=N`` splits the batch and its eligibility traces over ``N`` devices (:mod:`.devices`).
 
     >>> tr = Trainer(factory, task, batch_size=16); tr.step(); tr.run(99); tr.record
     """
@@ -63,7 +66,7 @@ class Trainer:
                  callbacks: Iterable = (), label: Optional[str] = None, T: int = 20,
                  check_liveness: bool = True, measure_memory: bool = False, chunk: Optional[int] = None,
                  on_nonfinite: str = 'raise', checkpoint=None, checkpoint_every: Optional[int] = None,
-                 resume=None):
+                 resume=None, devices=None):
         import brainstate
         if oracle not in ORACLES:
             raise ValueError(f'oracle={oracle!r}: choose one of {ORACLES}.')
@@ -82,6 +85,7 @@ class Trainer:
         self._provider = learner if isinstance(learner, LearnerFactory) else None
         compiled_b = _compiled_batch_size(learner) if not isinstance(learner, LearnerFactory) else None
         self.batch_size = int(compiled_b or batch_size)
+        self.devices = device_plan(devices, self.batch_size)       # checked before anything is built
         with self._env():
             first = self.source.batch(self.batch_size, 0, self.seed)
             check_sequences(first, self.source)
@@ -111,16 +115,14 @@ class Trainer:
             self._update_states = list({id(st): st for st in updated}.values())
             self._reset_states, self._reset_values = _reset_plan(learner, owner)
             if check_liveness:
-                self._check_liveness(first)
+                check_trainer_liveness(self, first)
             if isinstance(learner, BPTT):
                 learner._T = first.T
             self.record.trace_memory = {k: int(v) for k, v in learner.trace_memory().items()}
+            self.devices.place(self._all_states, self._reset_states)
         self._callbacks = _Callbacks(on_step, callbacks, self.record)
-        self._fns = {}
-        self._oracle_fn = None
-        self.n_traces = 0
-        self._compiles_before = 0
-        self.step_index = 0
+        self._fns, self._oracle_fn, self.n_traces, self._compiles_before, self.step_index = {}, None, 0, 0, 0
+        self.progress_bar = None               # the last run's PhasedProgress (its phases and clock)
         self.checkpoint_step = None            # step count of the last checkpoint written or restored
         self._t0 = None
         if resume is not None:
@@ -131,21 +133,10 @@ class Trainer:
     def _env(self):
         return _env(self._provider)
 
-    def _check_liveness(self, batch):
-        from .liveness import has_spiking_populations
-        if not has_spiking_populations(self.model):
-            return
-        from ..oracle import check_liveness
-        report = check_liveness(self.model, batch.inputs)
-        self.liveness = report
-        if not report.is_live:
-            msg = liveness_message(report)
-            self.record.warnings.append(msg)
-            warnings.warn(msg, LivenessWarning, stacklevel=4)
-
     def _reset(self):
         for st, v in zip(self._reset_states, self._reset_values):
             st.value = v
+        self.devices.constrain(self._reset_states)          # batch-split on every device of the mesh
 
     def _loss_fn(self, inputs, targets, mask):
         from .data import SourceBatch
@@ -178,7 +169,7 @@ class Trainer:
             stats = jnp.stack([jnp.asarray(loss, jnp.float32), jnp.asarray(acc, jnp.float32), ok.astype(jnp.float32)])
             return stats, finite, extras               # one transfer per step; ``finite`` read only on failure
 
-        return brainstate.transform.jit(fn)
+        return brainstate.transform.jit(self.devices.tracing(fn))      # batch sums XLA can split over devices
 
     def _make_oracle_fn(self):
         import brainstate
@@ -227,6 +218,14 @@ class Trainer:
         last = getattr(self, '_last_step', None)
         return last is not None and self.step_index > last
 
+    def _recorded(self, i: int) -> bool:
+        return i % self.record_every == 0 or getattr(self, '_last_step', None) == i
+
+    @property
+    def compiles_next(self) -> bool:
+        """Whether the next :meth:`step` compiles (the first recorded step, the first unrecorded one)."""
+        return self._fns.get(self._recorded(self.step_index)) is None
+
     # ------------------------------------------------------------------ public
     def step(self) -> Optional[dict]:
         """Train on one batch; return the recorded row (or ``None`` on an unrecorded step).
@@ -236,11 +235,10 @@ class Trainer:
         """
         from ..oracle import path_str
         i = self.step_index
-        is_last_hint = getattr(self, '_last_step', None) == i
-        record = (i % self.record_every == 0) or is_last_hint
+        record = self._recorded(i)
         with self._env():
             batch = self.source.batch(self.batch_size, i, self.seed)
-            args = batch.arrays()
+            args = self.devices.put_batch(batch.arrays())
             ref, oracle_time = None, None
             if record and self.oracle is not None:
                 t0 = time.perf_counter()
@@ -290,17 +288,15 @@ class Trainer:
 
         Ctrl-C raises :class:`TrainingInterrupted` with ``.record`` (the finished steps).
         """
-        from tqdm.auto import tqdm
         n_steps = check_n_steps(n_steps)
         self._last_step = self.step_index + n_steps - 1
         self.record.interrupted = False
-        bar = tqdm(total=n_steps, desc=self.record.algorithm, disable=not progress, leave=True)
+        bar = self.progress_bar = PhasedProgress(n_steps, self.record.algorithm, disable=not progress)
         try:
             for _ in range(n_steps):
+                bar.before(self)                          # 'compiling <rule> ...' while a step compiles
                 row = self.step()
-                bar.update(1)
-                if row is not None:
-                    bar.set_postfix(loss=f'{row["loss"]:.4g}', refresh=False)
+                bar.advance(1, None if row is None else row['loss'])
         except TrainingInterrupted:
             raise
         except KeyboardInterrupt as err:
@@ -334,6 +330,7 @@ class Trainer:
                                f'build a new Trainer with resume={os.fspath(path)!r}.')
         with self._env():
             restore_trainer(self, path)
+            self.devices.place(self._all_states, self._reset_states)
         self._compiles_before = self.record.n_compiles
         self.checkpoint_step = self.step_index
         return self
@@ -361,7 +358,8 @@ def train(learner, data, n_steps: int = 100, optimizer=None, record_every: int =
           callbacks: Iterable = (), batch_size: int = 16, seed: int = 0, T: int = 20,
           label: Optional[str] = None, check_liveness: bool = True,
           measure_memory: bool = False, chunk: Optional[int] = None, on_nonfinite: str = 'raise',
-          checkpoint=None, checkpoint_every: Optional[int] = None, resume=None) -> TrainingRecord:
+          checkpoint=None, checkpoint_every: Optional[int] = None, resume=None,
+          devices=None) -> TrainingRecord:
     """Train ``learner`` on ``data`` for ``n_steps`` batches and return a :class:`TrainingRecord`.
 
     ``learner``: a compiled learner, or a factory ``f(x0) -> learner`` such as
@@ -379,6 +377,7 @@ def train(learner, data, n_steps: int = 100, optimizer=None, record_every: int =
     ``checkpoint=PATH, checkpoint_every=N`` writes a checkpoint every ``N`` steps and at
     the end; ``resume=PATH`` continues it: ``n_steps`` counts the whole run, so the same
     call with ``resume=`` added trains the remaining steps, bit for bit as one run would.
+    ``devices=N`` spreads the batch (and its traces) over ``N`` devices, weights replicated.
 
     >>> rec = train(make_learner(fixture_model('leaky', task), 'd_rtrl'), task, n_steps=50,
     ...             optimizer=1e-2, record_every=5, oracle='bptt', progress=False)
@@ -389,7 +388,7 @@ def train(learner, data, n_steps: int = 100, optimizer=None, record_every: int =
                       record_every=record_every, oracle=oracle, on_step=on_step, callbacks=callbacks,
                       label=label, T=T, check_liveness=check_liveness, measure_memory=measure_memory,
                       chunk=chunk, on_nonfinite=on_nonfinite, checkpoint=checkpoint,
-                      checkpoint_every=checkpoint_every, resume=resume)
+                      checkpoint_every=checkpoint_every, resume=resume, devices=devices)
     remaining = n_steps - trainer.step_index
     if remaining < 0:
         raise ValueError(f'the checkpoint {os.fspath(resume)!r} is at step {trainer.step_index}, past '

@@ -14,6 +14,7 @@ import warnings
 import weakref
 from typing import Optional
 
+from ..rules_table import for_class
 from .faults import check_learning_rate
 from .learners import BPTT
 
@@ -160,9 +161,8 @@ def _reset_plan(learner, owner):
 
 def _label_of(learner) -> str:
     from .learners import algorithm_label
-    name = type(learner).__name__
-    mapping = {'ParamDimVjpAlgorithm': 'd_rtrl', 'IODimVjpAlgorithm': 'pp_prop'}
-    algo = mapping.get(name, name.lower())
+    entry = for_class(type(learner))
+    algo = type(learner).__name__.lower() if entry is None else entry.name
     opts = {'decay_or_rank': learner.decay_or_rank} if hasattr(learner, 'decay_or_rank') else {}
     return algorithm_label(algo, opts)
 

@@ -72,8 +72,7 @@ def exactness_regimes(graph, learner=None, algorithm: Optional[str] = None) -> D
             out[p.path] = ('exact', 'exact for every rule: a readout that reaches no hidden state gets the '
                                     'exact gradient of each step loss by ordinary backprop')
         elif p.status == 'immediate_only':
-            out[p.path] = ('one-step', 'approximate for every online rule: it reaches the hidden state only '
-                                       'through another weight, so only its one-step gradient is used')
+            out[p.path] = ('one-step', f'approximate for every online rule: it {p.reason}')
         elif p.status == 'unused':
             out[p.path] = ('none', 'no gradient: it does not influence the loss')
         elif algorithm == 'bptt':
@@ -144,7 +143,9 @@ def graph_view_model(learner_or_graph, algorithm: Optional[str] = None) -> dict:
     column([{'id': f'op:{o.index}', 'kind': 'op', 'label': o.name, 'status': '',
              'details': {'name': o.name, 'kind': 'op', 'op_kind': o.kind, 'param': o.param,
                          'weight_leaves': list(o.weight_leaves), 'input_shape': o.input_shape and list(o.input_shape),
-                         'output_shape': list(o.output_shape)}} for o in graph.ops], 1)
+                         'output_shape': list(o.output_shape),
+                         'reaches_state_through': [f'op{j}' for j in getattr(o, 'into_ops', ())]}}
+            for o in graph.ops], 1)
     groups = []
     for g in graph.groups:
         rels = [r.key for r in graph.relations if r.group == g.name]
@@ -168,6 +169,9 @@ def graph_view_model(learner_or_graph, algorithm: Optional[str] = None) -> dict:
         st = status.get(o.param)
         if st == 'non_temporal':
             edges.append({'source': f'op:{o.index}', 'target': 'output', 'kind': 'readout'})
+        elif st == 'immediate_only' and getattr(o, 'into_ops', ()):   # weight through weight: into another op
+            for j in o.into_ops:
+                edges.append({'source': f'op:{o.index}', 'target': f'op:{j}', 'kind': 'immediate'})
         elif st == 'immediate_only':
             for g in graph.groups:
                 edges.append({'source': f'op:{o.index}', 'target': f'group:{g.name}', 'kind': 'immediate'})

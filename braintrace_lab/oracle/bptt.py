@@ -60,7 +60,8 @@ def bptt_grad_per_step(model, xs, loss_fn: Callable, params=None):
     Returns ``(per_step_grads, losses)``.
 
     >>> per, losses = bptt_grad_per_step(model, xs, loss_fn)
-    >>> per[('linear', 'weight')]['weight'].shape      # (T, n_in, n_out)
+    >>> sorted({leaf.shape[0] for leaf in jax.tree.leaves(per)})      # every leaf: (T, ...)
+    [10]
     """
     with preserved_states(model):
         s, per, losses, _ = _per_step(model, xs, loss_fn, params)

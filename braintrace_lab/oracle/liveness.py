@@ -144,7 +144,9 @@ def check_liveness(model, xs, low: float = 0.001, high: float = 0.5) -> Liveness
     A population is live when its rate (spikes per neuron per step) lies in
     ``[low, high]``.
 
-    >>> with brainstate.environ.context(dt=1. * u.ms):
+    >>> fx = braintrace_lab.models.get_fixture('lif')
+    >>> with fx.context():                                   # dt = 1 ms
+    ...     net = fx.build(); xs, _ = fx.data(T=20, seed=0)
     ...     report = check_liveness(net, xs)
     >>> report.is_live, report.message
     """
@@ -221,7 +223,11 @@ def _count_population_steps(model, pops, x0) -> list:
 def require_live(model, xs, low: float = 0.001, high: float = 0.5) -> LivenessReport:
     """:func:`check_liveness`, raising :class:`SilentNetworkError` unless the network is live.
 
-    >>> require_live(net, xs)     # SilentNetworkError: population 'neuron' never spiked ...
+    >>> fx = braintrace_lab.models.get_fixture('lif')
+    >>> with fx.context():                                   # no input: nothing spikes
+    ...     require_live(fx.build(), 0 * fx.data(T=20, seed=0)[0])  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    SilentNetworkError: population ... never spiked ...
     """
     report = check_liveness(model, xs, low, high)
     if not report.is_live:

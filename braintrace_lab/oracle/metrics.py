@@ -193,6 +193,10 @@ def _check_keys(grads, reference, what='grads'):
 def agreement(grads, reference, rtol: float = 1e-6) -> AgreementReport:
     """Compare two gradient dicts (``key -> pytree``) parameter by parameter.
 
+    >>> from braintrace_lab.oracle import bptt_grad, rtrl_grad
+    >>> step_loss = lambda out, t: loss_fn(out, ys[t])
+    >>> bptt_grads, _ = bptt_grad(model, xs, step_loss)
+    >>> rtrl_grads, _ = rtrl_grad(model, xs, step_loss)
     >>> report = agreement(rtrl_grads, bptt_grads)
     >>> print(report)              # a table; report.to_dict() for plotting/JSON
     >>> report.relative_error      # overall
@@ -226,6 +230,10 @@ def per_step_agreement(per_step_grads, per_step_reference) -> PerStepAgreement:
     Both map parameter keys to pytrees whose leaves have a leading ``T`` axis
     (as returned by ``bptt_grad_per_step`` / ``rtrl_grad_per_step``).
 
+    >>> from braintrace_lab.oracle import bptt_grad_per_step, rtrl_grad_per_step
+    >>> step_loss = lambda out, t: loss_fn(out, ys[t])
+    >>> bptt_per, _ = bptt_grad_per_step(model, xs, step_loss)
+    >>> rtrl_per, _ = rtrl_grad_per_step(model, xs, step_loss)
     >>> cos, rel = per_step_agreement(rtrl_per, bptt_per)    # each shape (T,)
     """
     _check_keys(per_step_grads, per_step_reference, 'per_step_grads')

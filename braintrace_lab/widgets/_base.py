@@ -4,8 +4,12 @@ A view observes a training loop or answers a control; if its own code fails, the
 is written to the widget's ``error`` trait (shown as a red banner) and to ``errors``,
 and the loop goes on.
 
+>>> from braintrace_lab.widgets import GraphView
+>>> view = GraphView(learner)
 >>> with view.guarded('drawing'):
-...     risky()           # an exception here ends up in view.error
+...     1 / 0             # an exception here ends up in view.error
+>>> 'ZeroDivisionError' in view.error
+True
 """
 from __future__ import annotations
 

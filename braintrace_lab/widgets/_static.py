@@ -9,6 +9,9 @@ cell ends (training, a recompute), :meth:`StaticImage.refresh_static` re-sends t
 into those outputs, so an executed notebook keeps the final state. Jobs started from the
 browser (a button, a slider) skip it: nobody reads the image there, and it costs a figure.
 
+>>> import anywidget
+>>> from braintrace_lab.lab import figures
+>>> from braintrace_lab.widgets._base import SafeView
 >>> class View(StaticImage, SafeView, anywidget.AnyWidget):
 ...     def static_image(self): return figures.png_of(self.to_figure())
 """

@@ -2,12 +2,13 @@
 
 Press *Run* (or call :meth:`AlgorithmArena.run`): every algorithm trains a fresh copy of
 the same model on the same batches, in lock step. The status line says what is happening:
-first *compiling* (each rule's first step is traced and compiled by XLA, one rule after
-the other, and then the step used between recorded steps), then *training* with a progress
-bar while the loss and accuracy curves grow (redrawn at most every ``min_interval``
-seconds), then *done* with the comparison table (final loss/accuracy, cosine to BPTT,
-time per step, trace and peak memory). Legends name rules by their display names
-(``D-RTRL``, ``ES-D-RTRL (pp_prop), decay 0.9``); the table keeps the lab labels.
+first *compiling <rule>* while a step is traced and compiled by XLA (each rule's first
+step, one rule after the other, then with ``record_every > 1`` each rule's first step
+between recorded steps: the comparison reports each such step before it runs), then
+*training* with a progress bar while the loss and accuracy curves grow (redrawn at most
+every ``min_interval`` seconds), then *done* with the comparison table (final
+loss/accuracy, cosine to BPTT, time per step, trace and peak memory). The table, the
+legends and the status name rules by their display names (``D-RTRL``, ``ES-D-RTRL (a=0.9)``).
 
 >>> arena = AlgorithmArena(fixture_model('lif', task), task, n_steps=100)
 >>> arena.run(); print(arena.comparison.table())
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 import time
 from typing import Optional, Sequence
 
@@ -24,7 +26,7 @@ import traitlets
 
 from ..lab import figures
 from ..lab.compare import compare_algorithms, parse_algorithms
-from ..lab.learners import algorithm_label
+from ..lab.names import display_names
 from ._base import SafeView, check_data, check_model_factory
 from ._static import StaticImage
 from .live_chart import LiveChart
@@ -59,8 +61,9 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
         self.add_class('btl-arena')
         self.model_factory, self.task = model_factory, task
         self.specs = parse_algorithms(algorithms)
-        self.titles = {label: figures.rule_title(name, opts) if label == algorithm_label(name, opts) else label
-                       for label, name, opts in self.specs}
+        self.titles = display_names([s[0] for s in self.specs], self.specs)
+        self._labels = {title: label for label, title in self.titles.items()}
+        self._compiling = None              # the label whose compiling step runs now
         self.options = dict(batch_size=batch_size, optimizer=optimizer, seed=seed, record_every=record_every,
                             T=T, **kwargs)
         self.n_steps = int(n_steps)
@@ -104,21 +107,29 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
         self.phases.append((phase, status))
 
     # ------------------------------------------------------------------ running
-    def _after_compile(self, label: str):
-        """A rule reported its first row: its first step compiled. Say what the next wait is."""
+    def _on_phase(self, phase: str, rule: Optional[str], steps_done: int):
+        """The comparison says a step compiles (``rule``: its display name) or that training runs."""
         now = time.perf_counter()
-        self.compile_seconds[label] = now - self._t_phase
+        done, last = '', self._compiling
+        if last is not None:                           # the step that compiled has returned
+            self.compile_seconds[last] = self.compile_seconds.get(last, 0.0) + now - self._t_phase
+            done = f'{self.titles[last]} compiled in {self.compile_seconds[last]:.1f} s; '
         self._t_phase = now
-        done = f'{self.titles[label]} compiled in {self.compile_seconds[label]:.1f} s'
+        if phase != 'compiling':
+            self._compiling = None
+            if phase == 'training':
+                self._set('training', f'{done}training: step {self.steps_done} of {self._n}')
+            return
+        label = self._labels.get(rule, rule)
+        first = label not in self.compile_seconds
+        self._compiling = label
+        if first and not self.compile_seconds and self.phases and self.phases[-1][0] == 'compiling':
+            return                                     # 'compiling <first rule> (1 of n)' is shown already
         labels = [s[0] for s in self.specs]
-        if len(self.compile_seconds) < len(labels):
-            nxt = labels[len(self.compile_seconds)]
-            self._set('compiling', f'{done}; compiling {self.titles[nxt]} ({len(self.compile_seconds) + 1} of '
-                                   f'{len(labels)}) ...')
-        elif self._record_every > 1 and self._n > 2:
-            self._set('compiling', f'{done}; compiling the step used between recorded steps, for each rule ...')
+        if first:
+            self._set('compiling', f'{done}compiling {rule} ({labels.index(label) + 1} of {len(labels)}) ...')
         else:
-            self._set('training', f'training: step 1 of {self._n}')
+            self._set('compiling', f'{done}compiling {rule}: the step used between recorded steps ...')
 
     def _on_row(self, label: str, row: dict):
         with self.guarded(f'plotting {label} step {row.get("step")}'):
@@ -129,13 +140,10 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
             self.steps_done = max(self.steps_done, int(row['step']) + 1)
             self.progress.value = min(self.steps_done, self.progress.max)
             now = time.perf_counter()
-            if label not in self.compile_seconds:
-                self._after_compile(label)
+            if len(c['steps']) == 1 or now - self._last_draw >= self.min_interval:
                 self._draw()
-                self._last_draw = now
-            elif now - self._last_draw >= self.min_interval:
-                self._draw()
-                self._set('training', f'training: step {self.steps_done} of {self._n}')
+                if self.phase == 'training':
+                    self._set('training', f'training: step {self.steps_done} of {self._n}')
                 self._last_draw = now
 
     def _draw(self):
@@ -153,6 +161,7 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
             return self.comparison
         self.running, self.button.disabled = True, True
         self._curves, self.steps_done, self.error, self.compile_seconds, self.phases = {}, 0, '', {}, []
+        self._compiling = None
         self.table_html.value = ''
         n = self._n = int(n_steps or self.n_steps)
         self._record_every = int(self.options.get('record_every') or max(1, n // 20))
@@ -165,8 +174,11 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
         try:
             with self.guarded('training'):
                 options = dict(self.options, record_every=self._record_every)
-                self.comparison = compare_algorithms(self.model_factory, self.task, [s[1:] for s in self.specs],
-                                                     n_steps=n, progress=False, on_step=self._on_row, **options)
+                specs = [dict(o, algorithm=name, label=label) for label, name, o in self.specs]
+                self.comparison = compare_algorithms(self.model_factory, self.task, specs, n_steps=n, progress=False,
+                                                     on_step=self._on_row, on_phase=self._on_phase, **options)
+                if self._compiling is not None:        # the last step compiled (a run of one or two steps)
+                    self._on_phase('done', None, n)
                 self._curves = {k: {key: list(v[key]) for key in ('steps', 'loss', 'accuracy')}
                                 for k, v in self.comparison.curves.items()}
                 self._draw()
@@ -192,7 +204,7 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
                                                  f'yet. Press Run or call arena.run().', title='algorithm arena')
             return fig
         fig = self.chart.to_figure()
-        fig.suptitle(self.status, fontsize=9)
+        fig.suptitle(textwrap.fill(self.status, 130), fontsize=9)
         return fig
 
     def static_image(self) -> bytes:

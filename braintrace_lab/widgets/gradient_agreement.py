@@ -23,6 +23,7 @@ import traitlets
 
 from ..lab import figures
 from ..lab.agreement import ONLINE_ALGORITHMS, gradient_agreement
+from ..rules_table import lookup
 from ._base import SafeView, check_data, check_model_factory
 from ._static import StaticImage
 from .live_chart import LiveChart
@@ -51,8 +52,9 @@ class GradientAgreement(StaticImage, SafeView, W.VBox):
         check_data('GradientAgreement', 'data', data)
         if isinstance(algorithms, str):
             algorithms = (algorithms,)
-        algorithms = tuple(a.strip().lower().replace('-', '_') for a in algorithms)
-        algorithm = algorithm or algorithms[0]
+        # the menu offers each rule once, by its canonical name; a rule the agreement cannot drive is refused now
+        algorithms = tuple(dict.fromkeys(lookup(a, 'agreement').name for a in algorithms))
+        algorithm = lookup(algorithm, 'agreement').name if algorithm else algorithms[0]
         super().__init__(**kwargs)
         self._init_safe()
         self.add_class('btl-agreement')

@@ -8,7 +8,8 @@ shows its shapes, trace memory and the rule's exactness regime for it. The outpu
 the same drawing as SVG for exported notebooks (:mod:`._static`).
 
 >>> view = GraphView(learner)          # or GraphView(learner.graph)
->>> view.select('w'); view.details['regime']
+>>> details = view.select('w')
+>>> view.details['regime']
 'exact'
 """
 from __future__ import annotations

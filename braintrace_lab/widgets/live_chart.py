@@ -10,6 +10,7 @@ instead of a panel (why there is nothing to draw). Its output also carries a PNG
 current data for exported notebooks (:mod:`._static`).
 
 >>> chart = LiveChart(panels=[{'title': 'loss', 'xlabel': 'training step', 'ylabel': 'loss', 'logy': True}])
+>>> steps, losses = [0, 1, 2], [0.9, 0.7, 0.6]
 >>> chart.set_series([{'name': 'bptt', 'label': 'BPTT', 'x': steps, 'y': losses}])
 """
 from __future__ import annotations
@@ -110,6 +111,7 @@ class LiveChart(StaticImage, SafeView, anywidget.AnyWidget):
         axes = fig.subplots(1, n, squeeze=False)[0]
         for i, ax in enumerate(axes):
             self.draw_panel(ax, i)
+        figures.share_legend(fig, axes)
         return fig
 
     def static_image(self) -> bytes:

@@ -8,8 +8,9 @@ float32 buffer, updating the view in place. Its cost is measured in ``time_spent
 ``benchmarks/bench_trace_monitor.py``). The output carries a PNG of the same panels for
 exported notebooks, refreshed when training started from a cell ends (:mod:`._static`).
 
+>>> from IPython.display import display
 >>> monitor = TraceMonitor(learner); display(monitor)
->>> record = lab.train(learner, task, n_steps=200, callbacks=[monitor])
+>>> record = lab.train(learner, task, n_steps=20, callbacks=[monitor], progress=False)
 """
 from __future__ import annotations
 

@@ -172,10 +172,10 @@ def test_a_diverged_rule_reads_diverged_in_the_comparison(make_rnn, dms):
     assert by['bptt']['status'] == 'finished' and by['bptt']['n_steps'] == 3          # the others go on
     assert by['d_rtrl']['status'] == 'diverged' and by['d_rtrl']['diverged_at'] == 1
     assert by['d_rtrl']['n_steps'] == 1 and cmp.records['d_rtrl'].nonfinite_steps == [1]
-    lines = {line.split()[0]: line.split() for line in cmp.table().splitlines()[2:4]}
-    assert lines['d_rtrl'][1:5] == ['diverged'] * 4 and '-' not in lines['d_rtrl'][1:5]
-    assert 'diverged' not in lines['bptt']
-    assert 'd_rtrl: diverged (non-finite loss or gradient) at step 1' in cmp.table()
+    lines = {line.split()[0]: line.split() for line in cmp.table().splitlines()[2:4]}       # display names
+    assert lines['D-RTRL'][1:5] == ['diverged'] * 4 and '-' not in lines['D-RTRL'][1:5]
+    assert 'diverged' not in lines['BPTT']
+    assert 'D-RTRL: diverged (non-finite loss or gradient) at step 1' in cmp.table()
     assert cmp.to_html().count('<td>diverged</td>') == 4 and 'at step 1' in cmp.to_html()
     d = cmp.to_dict()
     assert [r['status'] for r in d['rows']] == ['finished', 'diverged'] and d['records']['d_rtrl']['diverged']
@@ -246,7 +246,7 @@ def test_an_interrupt_in_compare_keeps_the_finished_rows(make_rnn, dms):
         [('bptt', 2, 'interrupted'), ('d_rtrl', 2, 'interrupted')]
     assert cmp.curves['bptt']['steps'] == [0, 1] and all(np.isfinite(cmp.curves['d_rtrl']['loss']))
     assert cmp.records['bptt'].interrupted
-    assert 'interrupted: the rows show the steps that finished (bptt 2, d_rtrl 2 of 4)' in cmp.table()
+    assert 'interrupted: the rows show the steps that finished (BPTT 2, D-RTRL 2 of 4)' in cmp.table()
     page = render_report(cmp)
     assert '(interrupted)</title>' in page and 'id="btl-interrupted"' in page
 
@@ -268,8 +268,8 @@ def test_cli_compare_interrupted_prints_the_finished_rows_then_resumes(tmp_path,
     code, stdout, stderr = run_cli(*args)
     assert code == 130, stderr
     names = [line.split()[0] for line in stdout.splitlines()[2:4]]
-    assert names == ['bptt', 'd_rtrl']
-    assert 'interrupted: the rows show the steps that finished (bptt 3, d_rtrl 2 of 4)' in stdout
+    assert names == ['BPTT', 'D-RTRL']
+    assert 'interrupted: the rows show the steps that finished (BPTT 3, D-RTRL 2 of 4)' in stdout
     assert f'interrupted; the table above has the finished steps, report written to {out} (marked interrupted)' \
         in stderr and '--resume' in stderr
     page = out.read_text(encoding='utf-8')

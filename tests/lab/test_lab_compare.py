@@ -47,10 +47,12 @@ def test_table_and_dict(comparison):
     text = cmp.table()
     assert text.splitlines()[0].split()[:3] == ['algorithm', 'loss', 'acc(held-out)']
     # header, rule, three rows, then what the numbers are: the held-out set and agreement vs accuracy
-    assert len(text.splitlines()) == 7 and 'pp_prop(0.9)' in text and '±' not in text      # one seed: no interval
+    assert len(text.splitlines()) == 7 and '±' not in text                                  # one seed: no interval
+    assert [line.split('  ')[0] for line in text.splitlines()[2:5]] == ['BPTT', 'D-RTRL', 'ES-D-RTRL (a=0.9)']
+    assert [r['display_name'] for r in cmp.rows] == ['BPTT', 'D-RTRL', 'ES-D-RTRL (a=0.9)']
     assert text.splitlines()[5].startswith('acc(held-out): accuracy on 256 held-out sequences')
     assert text.splitlines()[6].startswith('agreement vs learning:')
-    assert '<table' in cmp.to_html() and '<td>d_rtrl</td>' in cmp.to_html()
+    assert '<table' in cmp.to_html() and '<td>D-RTRL</td>' in cmp.to_html() and '<td>d_rtrl</td>' not in cmp.to_html()
     d = cmp.to_dict()
     json.dumps(d)
     assert d['task'] == 'dms' and set(d['records']) == {'bptt', 'd_rtrl', 'pp_prop(0.9)'}
@@ -64,10 +66,10 @@ def test_the_comparison_says_which_rules_are_exact_and_why(comparison):
     lines = text.splitlines()
     assert lines[0].startswith('Model: LIF layer, feed-forward input in mA, surrogate gradient (catalog model '
                                "'lif', 8 hidden units). It has no recurrent weights")
-    assert lines[1].startswith('Exact on this model: bptt, d_rtrl; not exact: pp_prop(0.9)')
-    d_rtrl = next(x for x in lines if x.startswith('d_rtrl (D-RTRL): exact on this model'))
+    assert lines[1].startswith('Exact on this model: BPTT, D-RTRL; not exact: ES-D-RTRL (a=0.9)')
+    d_rtrl = next(x for x in lines if x.startswith('D-RTRL: exact on this model'))
     assert 'each neuron\'s state depends only on its own past' in d_rtrl
-    assert next(x for x in lines if x.startswith('pp_prop(0.9) (ES-D-RTRL (pp_prop)): not exact on this model'))
+    assert next(x for x in lines if x.startswith('ES-D-RTRL (a=0.9): not exact on this model'))
     assert 'class="btl-explain"' in cmp.to_html() and cmp.to_dict()['explanation'] == lines
 
 

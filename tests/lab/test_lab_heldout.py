@@ -48,7 +48,7 @@ def test_the_table_accuracy_is_held_out(make_rnn, dms):
         assert row['heldout_accuracy'] == rec.heldout_accuracy and 0.0 <= row['heldout_accuracy'] <= 1.0
         assert row['final_accuracy'] == rec.final_accuracy             # the training batch's stays in the row
         assert f'{row["heldout_accuracy"]:.3f}' in next(x for x in cmp.table().splitlines()
-                                                        if x.startswith(row['algorithm']))
+                                                        if x.startswith(row['display_name'] + ' '))
     assert cmp.table().splitlines()[0].split()[:3] == ['algorithm', 'loss', 'acc(held-out)']
     assert "acc(held-out): accuracy on 12 held-out sequences (the task's fixed evaluation set" in cmp.table()
     assert 'held-out (12 sequences)' in repr(cmp.records['d_rtrl'])

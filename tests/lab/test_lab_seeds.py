@@ -80,7 +80,7 @@ def test_rows_hold_the_mean_and_a_student_t_interval(three_seeds):
         assert row[key] == pytest.approx(np.mean(values))
         lo, hi = row['intervals'][key]['lo'], row['intervals'][key]['hi']
         assert lo <= row[key] <= hi
-    line = next(x for x in cmp.table().splitlines() if x.startswith('d_rtrl'))
+    line = next(x for x in cmp.table().splitlines() if x.startswith('D-RTRL '))      # the display name
     assert '±' in line
     footer = cmp.table()
     assert "95 % confidence interval over 3 seeds [5, 6, 7] (Student's t, 2 degrees of freedom)" in footer

@@ -114,7 +114,8 @@ def test_a_compiled_learner_can_be_trained_directly(make_rnn, dms, capsys):
     assert trainer.batch_size == 4 and trainer.learner is learner
     rec = trainer.run(3, progress=True)                       # tqdm text bar outside notebooks
     assert rec.steps == [0, 1, 2] and rec.algorithm == 'd_rtrl'
-    assert 'd_rtrl' in capsys.readouterr().err
+    err = capsys.readouterr().err                             # the bar names the rule as people know it
+    assert 'compiling D-RTRL ...' in err and 'D-RTRL: 100%' in err
     assert 'Trainer(d_rtrl on dms, batch 4, 3 steps done)' == repr(trainer)
 
 

@@ -212,7 +212,7 @@ def test_lab_widgets_in_chromium(voila_url):
                 "b => { const e = document.querySelector('.btl-agreement-summary .btl-summary');"
                 " return e && e.textContent !== b; }", arg=before, timeout=120_000)
             after = _text(page, '.btl-agreement-summary .btl-summary')
-            assert after.startswith('ES-D-RTRL (pp_prop), decay 0.9 vs BPTT: cosine ') and after != before
+            assert after.startswith('ES-D-RTRL (a=0.9) vs BPTT: cosine ') and after != before
             page.wait_for_selector('.btl-agreement .btl-chart[data-title^="gradient entries: ES-D-RTRL"]',
                                    timeout=30_000)
             assert _check_charts(page, '.btl-agreement') == 2
@@ -241,7 +241,7 @@ def test_lab_widgets_in_chromium(voila_url):
             page.click('.btl-arena-run')
             page.wait_for_selector('.btl-arena-table table', timeout=180_000)
             table = _text(page, '.btl-arena-table')
-            for name in ('bptt', 'd_rtrl', 'pp_prop(0.9)', 'cos(BPTT)'):
+            for name in ('BPTT', 'D-RTRL', 'ES-D-RTRL (a=0.9)', 'cos(BPTT)'):
                 assert name in table, table
             phases = page.evaluate('() => window.btlPhases')
             kinds = [p.split(':', 1)[0] for p in phases]
@@ -252,7 +252,7 @@ def test_lab_widgets_in_chromium(voila_url):
             growing = sorted(set(points))
             assert len(growing) >= 4, f'the curves did not grow live: {points}'
             legend = page.locator('.btl-arena .u-legend .u-series th').all_text_contents()
-            assert {'BPTT', 'D-RTRL', 'ES-D-RTRL (pp_prop), decay 0.9'} <= {t.strip() for t in legend}, legend
+            assert {'BPTT', 'D-RTRL', 'ES-D-RTRL (a=0.9)'} <= {t.strip() for t in legend}, legend
             # hovering shows the values under the cursor in the legend
             over = page.locator('.btl-arena .u-over').first
             box = over.bounding_box()

@@ -44,8 +44,8 @@ def test_browser_control_changes_recompute(view, record_comm):
     view.set_state({'decay': 0.3})                                  # a synced trait set by the front end
     assert view.controls['decay'].value == pytest.approx(0.3) and view.n_computed == 3
     assert view.summary.startswith('pp_prop(0.3)')
-    assert '>ES-D-RTRL (pp_prop), decay 0.3 vs BPTT: cosine ' in view.summary_html.value
-    assert view.chart.layout_spec['panels'][0]['title'] == 'gradient entries: ES-D-RTRL (pp_prop), decay 0.3 vs BPTT'
+    assert '>ES-D-RTRL (a=0.3) vs BPTT: cosine ' in view.summary_html.value
+    assert view.chart.layout_spec['panels'][0]['title'] == 'gradient entries: ES-D-RTRL (a=0.3) vs BPTT'
     view.controls['window'].set_state({'value': 3})
     assert view.window == 3 and view.n_computed == 4 and list(view.result.window_end) == [2, 5]
     assert view.chart.layout_spec['panels'][1]['title'] == 'agreement per window of 3 steps'

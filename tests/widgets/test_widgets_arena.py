@@ -16,7 +16,7 @@ def test_run_button_trains_side_by_side(dms, record_comm):
     cmp = arena.comparison
     assert [r['algorithm'] for r in cmp.rows] == ['bptt', 'd_rtrl'] and cmp.rows[0]['n_steps'] == 3
     assert arena.status.startswith('done: 3 steps') and not arena.running and not arena.button.disabled
-    assert '<table' in arena.table_html.value and 'd_rtrl' in arena.table_html.value
+    assert '<table' in arena.table_html.value and '<td>D-RTRL</td>' in arena.table_html.value    # display names
     loss = arena.chart.arrays(panel=0)
     assert set(loss) == {'bptt', 'd_rtrl'} and list(loss['bptt'][0]) == [0, 1, 2]
     assert [s['label'] for s in arena.chart.series if s['panel'] == 0] == ['BPTT', 'D-RTRL']    # display names
@@ -25,14 +25,15 @@ def test_run_button_trains_side_by_side(dms, record_comm):
     fig = arena.to_figure()
     loss_ax, acc_ax = fig.get_axes()[:2]
     assert loss_ax.get_yscale() == 'log' and acc_ax.get_ylim() == (0, 1)
-    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ['BPTT', 'D-RTRL']
+    assert loss_ax.get_legend() is None and acc_ax.get_legend() is None        # one legend for both panels
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ['BPTT', 'D-RTRL']
     assert '<table' in arena.to_html() and '<img class="btl-static"' in arena.to_html()
     text = repr(arena)
     assert text.startswith("AlgorithmArena(['bptt', 'd_rtrl'], 3 steps, done") and not re.search(r'0x[0-9a-f]+', text)
 
 
 def test_phases_say_compiling_before_training(dms):
-    """Each rule's first step compiles: the status names the rule being compiled, then training starts."""
+    """Each step that compiles is announced before it runs, with the rule; training starts after the last one."""
     make = lab.fixture_model('rnn', dms, n_hidden=6)
     arena = AlgorithmArena(make, dms, algorithms=('bptt', 'd_rtrl', ('pp_prop', {'decay_or_rank': 0.5})),
                            n_steps=6, batch_size=4, record_every=2, min_interval=0)
@@ -40,15 +41,21 @@ def test_phases_say_compiling_before_training(dms):
     arena.run()
     phases = [p for p, _ in arena.phases]
     texts = [t for _, t in arena.phases]
-    assert phases[:4] == ['compiling'] * 4 and phases[-1] == 'done' and 'training' in phases
+    # the first step of each rule, then (record_every > 1) each rule's first unrecorded step, then training
+    assert phases[:7] == ['compiling'] * 6 + ['training'] and phases[-1] == 'done'
+    assert 'compiling' not in phases[7:]
     assert texts[0].startswith('compiling BPTT (1 of 3)')
     assert 'BPTT compiled in' in texts[1] and 'compiling D-RTRL (2 of 3)' in texts[1]
-    assert 'compiling ES-D-RTRL (pp_prop), decay 0.5 (3 of 3)' in texts[2]
-    assert 'compiling the step used between recorded steps' in texts[3]       # record_every > 1
+    assert 'compiling ES-D-RTRL (a=0.5) (3 of 3)' in texts[2]
+    assert texts[3].endswith('compiling BPTT: the step used between recorded steps ...')
+    assert texts[5].endswith('compiling ES-D-RTRL (a=0.5): the step used between recorded steps ...')
+    assert texts[6].startswith('ES-D-RTRL (a=0.5) compiled in') and texts[6].endswith('training: step 1 of 6')
     assert set(arena.compile_seconds) == {'bptt', 'd_rtrl', 'pp_prop(0.5)'}
     assert all(s > 0 for s in arena.compile_seconds.values())
-    assert texts[-1].startswith('done: 6 steps of BPTT, D-RTRL, ES-D-RTRL (pp_prop), decay 0.5 in ')
+    assert texts[-1].startswith('done: 6 steps of BPTT, D-RTRL, ES-D-RTRL (a=0.5) in ')
     assert 'data-phase="done"' in arena.status_html.value
+    assert [s['label'] for s in arena.chart.series if s['panel'] == 0] == ['BPTT', 'D-RTRL', 'ES-D-RTRL (a=0.5)']
+    assert '<td>ES-D-RTRL (a=0.5)</td>' in arena.table_html.value            # the table: display names too
 
 
 def test_static_image_before_a_run_says_so(dms):

@@ -9,10 +9,15 @@ from braintrace_lab.lab import BPTT, figures
 @pytest.mark.parametrize('name, options, title', [
     ('d_rtrl', None, 'D-RTRL'),
     ('bptt', None, 'BPTT'),
-    ('pp_prop', {'decay_or_rank': 0.9}, 'ES-D-RTRL (pp_prop), decay 0.9'),
-    ('pp_prop(0.5)', None, 'ES-D-RTRL (pp_prop), decay 0.5'),               # a lab label
-    ('pp_prop(rank 8)', None, 'ES-D-RTRL (pp_prop), rank 8'),
-    ('eprop', {'kappa': 0.5}, 'e-prop, kappa=0.5'),
+    ('pp_prop', {'decay_or_rank': 0.9}, 'ES-D-RTRL (a=0.9)'),
+    ('pp_prop', None, 'ES-D-RTRL (pp_prop)'),                              # no option: the alias is shown
+    ('pp_prop(0.5)', None, 'ES-D-RTRL (a=0.5)'),                            # a lab label
+    ('pp_prop(rank 8)', None, 'ES-D-RTRL (rank 8)'),
+    ('eprop', {'kappa': 0.5}, 'e-prop (kappa=0.5)'),
+    ('eprop(feedback=random,kappa=0.9)', None, 'e-prop (feedback=random, kappa=0.9)'),
+    ('ottt(mode=O)', None, 'OTTT (mode=O)'),
+    ('ostl_recurrent(x=1)', None, 'OSTL (recurrent, x=1)'),
+    ('foo(0.5)', None, 'foo(0.5)'),                                         # not a rule: unchanged
     ('ottt', None, 'OTTT'),
     ('my rule', None, 'my rule'),                                           # a custom label stays as it is
 ])
