@@ -14,9 +14,7 @@ Needs Debian's Chromium at /usr/bin/chromium and the playwright package (never
     BTL_REQUIRE_BROWSER=1 .venv/bin/python -m pytest -p no:nbval -m browser tests/site
 """
 import functools
-import importlib.util
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -26,6 +24,7 @@ from urllib.parse import urldefrag, urlsplit
 from urllib.request import urlopen
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,25 +32,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / 'build' / 'site'
 SITE_SOURCE = ROOT / 'build' / 'site-src'
 ARTIFACTS = ROOT / 'artifacts' / 'site'
-CHROMIUM = '/usr/bin/chromium'
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-                 '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
 WIDGET = 'application/vnd.jupyter.widget-view+json'
 PAGE_TIMEOUT_MS = 60_000
 
 
 def _require_browser():
-    missing = []
-    if not os.path.exists(CHROMIUM):
-        missing.append(f'{CHROMIUM} (apt-get install -y chromium)')
-    for mod in ('playwright', 'sphinx', 'myst_nb'):
-        if importlib.util.find_spec(mod) is None:
-            missing.append(f'the {mod} package (pip install -e ".[docs,test]")')
-    if missing:
-        reason = 'the site browser test needs ' + ' and '.join(missing)
-        if os.environ.get('BTL_REQUIRE_BROWSER') == '1':
-            pytest.fail(reason + ' (BTL_REQUIRE_BROWSER=1 is set)')
-        pytest.skip(reason)
+    require_browser('the site browser test', ('playwright', 'sphinx', 'myst_nb'), 'pip install -e ".[docs,test]"')
 
 
 @pytest.fixture(scope='module')

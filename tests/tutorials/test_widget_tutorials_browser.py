@@ -20,13 +20,12 @@ from ``tests/widgets/test_browser.py``. Needs Debian's Chromium and the ``playwr
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tests' / 'widgets'))
@@ -44,7 +43,7 @@ NOTIFICATIONS = {'checkForUpdates': False, 'fetchNews': 'false'}
 @pytest.fixture(scope='module')
 def lab_url(tmp_path_factory):
     """A JupyterLab server on copies of the notebooks (no token, 127.0.0.1); stopped with its kernels at the end."""
-    wb._require_browser()
+    require_browser('the tutorial browser test', ('playwright', 'jupyterlab'))
     if shutil.which('jupyter-lab', path=str(Path(sys.executable).parent)) is None:
         pytest.skip('JupyterLab is not installed (pip install jupyterlab)')
     tmp = tmp_path_factory.mktemp('lab')
@@ -67,21 +66,14 @@ def lab_url(tmp_path_factory):
         wb._wait_for_port(port, proc)
         yield f'http://127.0.0.1:{port}/lab/'
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)      # our own process group: the server and its kernels
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        log.close()
+        stop_process_group(proc, log)               # our own process group: the server and its kernels
 
 
 @pytest.fixture(scope='module')
 def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=wb.CHROMIUM, args=wb.CHROMIUM_ARGS, headless=True)
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             yield b
         finally:

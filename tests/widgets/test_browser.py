@@ -11,12 +11,10 @@ Screenshots go to ``artifacts/`` (git-ignored). Run it alone with::
 
     BTL_REQUIRE_BROWSER=1 .venv/bin/python -m pytest -p no:nbval -m browser tests/widgets/test_browser.py
 """
-import importlib.util
 import json
 import math
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser, stop_process_group
 
 pytestmark = pytest.mark.browser
 
@@ -31,26 +30,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 NOTEBOOK = HERE / 'browser_lab.ipynb'
 ARTIFACTS = ROOT / 'artifacts'
-CHROMIUM = '/usr/bin/chromium'
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-                 '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
 # Voila's page asks a CDN for Font Awesome; there is no network here, so those loads fail harmlessly.
 ALLOWED_FAILED_REQUESTS = ('cdn.jsdelivr.net/npm/@fortawesome',)
 PAGE_TIMEOUT_MS = 240_000
 
 
 def _require_browser():
-    missing = []
-    if not os.path.exists(CHROMIUM):
-        missing.append(f'{CHROMIUM} (apt-get install -y chromium)')
-    for mod in ('playwright', 'voila'):
-        if importlib.util.find_spec(mod) is None:
-            missing.append(f'the {mod} package (pip install {mod})')
-    if missing:
-        reason = 'real-browser test needs ' + ' and '.join(missing)
-        if os.environ.get('BTL_REQUIRE_BROWSER') == '1':
-            pytest.fail(reason + ' (BTL_REQUIRE_BROWSER=1 is set)')
-        pytest.skip(reason)
+    require_browser('real-browser test', ('playwright', 'voila'), 'pip install voila playwright')
 
 
 def _free_port() -> int:
@@ -86,14 +72,7 @@ def voila_url(tmp_path):
         _wait_for_port(port, proc)
         yield f'http://127.0.0.1:{port}/'
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)      # our own process group: voila and its kernel
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        log.close()
+        stop_process_group(proc, log)               # our own process group: voila and its kernel
 
 
 def _text(page, selector) -> str:
