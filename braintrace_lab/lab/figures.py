@@ -128,11 +128,14 @@ def _finite_xy(x, y, logy: bool):
 
 def plot_lines(ax, series: Sequence[tuple], title: str = '', xlabel: str = 'training step', ylabel: str = '',
                logy: bool = False, hline: Optional[float] = None, hline_label: str = 'chance level',
-               colors: Optional[Dict[str, str]] = None, ylim: Optional[tuple] = None, legend: str = 'right') -> int:
+               colors: Optional[Dict[str, str]] = None, ylim: Optional[tuple] = None, legend: str = 'right',
+               bands: Optional[Dict[str, tuple]] = None) -> int:
     """Lines of ``series = [(label, xs, ys), ...]`` (NaNs are gaps; short series get markers).
 
-    ``legend``: ``'right'``, ``'below'`` (both outside the plot) or ``''``. Returns how many
-    series had a finite point; with none, the axes say ``no data``.
+    ``legend``: ``'right'``, ``'below'`` (both outside the plot) or ``''``. ``bands``:
+    ``{label: (xs, lo, hi)}`` shades the region between ``lo`` and ``hi`` around that
+    line in its colour (e.g. an interval over seeds). Returns how many series had a finite
+    point; with none, the axes say ``no data``.
     """
     with matplotlib.rc_context(STYLE):
         drawn = 0
@@ -142,6 +145,8 @@ def plot_lines(ax, series: Sequence[tuple], title: str = '', xlabel: str = 'trai
             if not ok.any():
                 continue
             color = (colors or {}).get(label) or PALETTE[i % len(PALETTE)]
+            if label in (bands or {}):
+                _fill_band(ax, bands[label], logy, color)
             few = ok.sum() <= 12
             ax.plot(x, y, color=color, lw=1.6, label=label, marker='o' if few else None, ms=3.5,
                     gid=f'series-{i}')
@@ -164,6 +169,17 @@ def plot_lines(ax, series: Sequence[tuple], title: str = '', xlabel: str = 'trai
         else:
             _legend(ax, drawn + (hline is not None), legend)
     return drawn
+
+
+def _fill_band(ax, band: tuple, logy: bool, color: str):
+    """Shade between the ``(xs, lo, hi)`` of ``band`` (gaps where either bound is missing)."""
+    x, lo = _finite_xy(band[0], band[1], logy)
+    _, hi = _finite_xy(band[0], band[2], logy)
+    n = min(x.size, lo.size, hi.size)
+    x, lo, hi = x[:n], lo[:n], hi[:n]
+    ok = np.isfinite(x) & np.isfinite(lo) & np.isfinite(hi)
+    if ok.any():
+        ax.fill_between(x, lo, hi, where=ok, color=color, alpha=0.2, lw=0, interpolate=False)
 
 
 def plot_scatter(ax, series: Sequence[tuple], title: str = '', xlabel: str = '', ylabel: str = '',

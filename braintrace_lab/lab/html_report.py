@@ -40,8 +40,11 @@ def _figures():
 
 
 def report_chart(title: str, series: Sequence[tuple], ylabel: str, logy: bool = False,
-                 hline: Optional[float] = None, colors: Optional[Dict[str, str]] = None, chart_id: str = 'c') -> str:
+                 hline: Optional[float] = None, colors: Optional[Dict[str, str]] = None, chart_id: str = 'c',
+                 bands: Optional[Dict[str, tuple]] = None) -> str:
     """One chart of ``series = [(label, steps, values), ...]`` as inline SVG (matplotlib).
+
+    ``bands``: ``{label: (steps, lo, hi)}`` shaded around that series (the 95 % interval over seeds).
 
     Its element ids start with ``btl-<chart_id>-`` (unique in the page); each series is the
     group ``btl-<chart_id>-series-<i>``. Without matplotlib (``pip install
@@ -53,7 +56,7 @@ def report_chart(title: str, series: Sequence[tuple], ylabel: str, logy: bool = 
                 f'(pip install braintrace-lab[lab]).</p>')
     fig = figures.new_figure(4.8, 3.6)
     figures.plot_lines(fig.subplots(), series, title=title, xlabel='training step', ylabel=ylabel, logy=logy,
-                       hline=hline, colors=colors, legend='below')
+                       hline=hline, colors=colors, legend='below', bands=bands)
     return figures.svg_of(fig, title=title, id_prefix=f'btl-{chart_id}-')
 
 
@@ -119,16 +122,24 @@ def render_report(comparison, title: str = 'braintrace-lab: algorithm comparison
     def series(key, keys=labels):
         return [(names[k], curves[k]['steps'], curves[k].get(key, [])) for k in keys]
 
+    def bands(key, keys=labels):            # several seeds: the 95 % interval of each mean curve
+        out = {}
+        for k in keys:
+            band = (curves[k].get('band') or {}).get(key)
+            if band:
+                out[names[k]] = (curves[k]['steps'], band['lo'], band['hi'])
+        return out
+
     chance = (meta or {}).get('chance_level')
     charts = [
         report_chart('training loss', series('loss'), ylabel='loss (log scale)', logy=True, colors=colors,
-                     chart_id='loss'),
+                     chart_id='loss', bands=bands('loss')),
         report_chart('accuracy', series('accuracy'), ylabel='accuracy (fraction correct)', hline=chance,
-                     colors=colors, chart_id='accuracy'),
+                     colors=colors, chart_id='accuracy', bands=bands('accuracy')),
     ]
     agreement_charts = [
         report_chart('cosine to the BPTT gradient', series('cosine', online), ylabel='cosine similarity',
-                     colors=colors, chart_id='cosine'),
+                     colors=colors, chart_id='cosine', bands=bands('cosine', online)),
         report_chart('relative error to the BPTT gradient', series('relative_error', online),
                      ylabel='‖g − g*‖ / ‖g*‖ (log scale)', logy=True, colors=colors, chart_id='relerr'),
     ]
@@ -155,7 +166,9 @@ def render_report(comparison, title: str = 'braintrace-lab: algorithm comparison
 <body>
 <h1>{esc(title)}</h1>
 <p class="note">Each algorithm trains a fresh copy of the same model (same initial weights) on the same
-batches. Loss and accuracy are measured on the training batch of each recorded step. Cosine and relative
+batches. The learning curves show loss and accuracy on the training batch of each recorded step; the
+table's held-out accuracy is measured after training on the task's evaluation set, sequences never
+trained on. Cosine and relative
 error compare each online rule's summed gradient <code>g = &sum;<sub>t</sub> dL<sup>t</sup>/d&theta;</code>
 with the exact BPTT gradient on the same batch and weights.</p>
 <h2>Comparison</h2>
@@ -163,7 +176,8 @@ with the exact BPTT gradient on the same batch and weights.</p>
 <h2>Learning curves</h2>
 <div class="charts">{''.join(charts)}</div>
 <p class="note">A rule whose gradient equals BPTT's (an exact regime, such as D-RTRL on a leaky
-integrator) follows the same curve, so the later line hides the earlier one.</p>
+integrator) follows the same curve, so the later line hides the earlier one. With several seeds each
+line is the mean over the seeds and its shade the 95 % interval of that mean.</p>
 <h2>Agreement with BPTT</h2>
 {agreement_note}<div class="charts">{''.join(agreement_charts)}</div>
 {('<h2>Warnings</h2>' + warn_html) if warnings else ''}

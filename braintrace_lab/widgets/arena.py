@@ -10,6 +10,13 @@ every ``min_interval`` seconds), then *done* with the comparison table (final
 loss/accuracy, cosine to BPTT, time per step, trace and peak memory). The table, the
 legends and the status name rules by their display names (``D-RTRL``, ``ES-D-RTRL (a=0.9)``).
 
+With ``seeds=K`` (K > 1) every rule trains once per seed and shows its mean curve over the
+seeds with a shaded band: the 95 % Student-t interval over seeds at each recorded step (the
+panel titles say so). While training, the mean and band cover the seeds that have reached
+each step; at the end they are the comparison's ``curves`` (:mod:`braintrace_lab.lab.comparison`).
+On the log loss axis a lower bound at or below zero is drawn at a tenth of the rule's
+smallest mean loss.
+
 >>> arena = AlgorithmArena(fixture_model('lif', task), task, n_steps=100)
 >>> arena.run(); print(arena.comparison.table())
 """
@@ -27,6 +34,7 @@ import traitlets
 from ..lab import figures
 from ..lab.compare import compare_algorithms, parse_algorithms
 from ..lab.names import display_names
+from ..lab.stats import INTERVAL_LEVEL, t_interval
 from ._base import SafeView, check_data, check_model_factory
 from ._static import StaticImage
 from .live_chart import LiveChart
@@ -37,6 +45,41 @@ PANELS = [{'title': 'training loss', 'xlabel': 'training step', 'ylabel': 'loss 
            'xinteger': True},
           {'title': 'training accuracy', 'xlabel': 'training step', 'ylabel': 'accuracy (fraction correct)',
            'ymin': 0, 'ymax': 1, 'xinteger': True}]
+METRICS = ('loss', 'accuracy')
+
+
+def panels(seeds: int) -> list:
+    """The chart panels; with several seeds their titles say what the line and the band are."""
+    if seeds <= 1:
+        return [dict(p) for p in PANELS]
+    note = f'\nmean of {seeds} seeds, band {INTERVAL_LEVEL:.0%} t-interval'.replace('%', ' %')   # 2 lines in PNGs
+    return [dict(p, title=p['title'] + note) for p in PANELS]
+
+
+def live_curve(runs: dict) -> dict:
+    """One rule's curve from ``{seed: {'steps', 'loss', 'accuracy'}}`` recorded so far.
+
+    One seed: its curve. Several: at every step the mean over the seeds that reached it and,
+    where two or more did, ``band`` (the t-interval; NaN where only one seed has the step).
+    """
+    if len(runs) == 1:
+        (run,) = runs.values()
+        return {k: list(run[k]) for k in ('steps',) + METRICS}
+    at = [{m: dict(zip(r['steps'], r[m])) for m in METRICS} for r in runs.values()]
+    steps = sorted({s for r in runs.values() for s in r['steps']})
+    out = {'steps': steps, 'band': {}}
+    for m in METRICS:
+        stats = [t_interval([a[m][s] for a in at if s in a[m]], INTERVAL_LEVEL) for s in steps]
+        out[m] = [st['mean'] for st in stats]
+        out['band'][m] = {'lo': [st['lo'] for st in stats], 'hi': [st['hi'] for st in stats]}
+    return out
+
+
+def _log_floor(lo: list, mean: list) -> list:
+    """``lo`` with bounds at or below zero raised to a tenth of the smallest positive mean (log axes)."""
+    positive = [v for v in mean if v > 0 and math.isfinite(v)]
+    floor = min(positive) / 10 if positive else math.nan
+    return [v if not (v <= 0) else floor for v in lo]
 
 
 class AlgorithmArena(StaticImage, SafeView, W.VBox):
@@ -52,7 +95,7 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
     steps_done = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, model_factory, task, algorithms: Sequence = ('bptt', 'd_rtrl', 'pp_prop'),
-                 n_steps: int = 100, batch_size: int = 16, optimizer=1e-2, seed: int = 0,
+                 n_steps: int = 100, batch_size: int = 16, optimizer=1e-2, seed: int = 0, seeds: int = 1,
                  record_every: Optional[int] = None, T: int = 20, min_interval: float = 0.2, **kwargs):
         check_model_factory('AlgorithmArena', model_factory)
         check_data('AlgorithmArena', 'task', task)
@@ -64,14 +107,19 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
         self.titles = display_names([s[0] for s in self.specs], self.specs)
         self._labels = {title: label for label, title in self.titles.items()}
         self._compiling = None              # the label whose compiling step runs now
-        self.options = dict(batch_size=batch_size, optimizer=optimizer, seed=seed, record_every=record_every,
-                            T=T, **kwargs)
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+            raise ValueError(f'AlgorithmArena: seeds must be a whole number >= 1 (how many seeds each rule trains '
+                             f'with), got {seeds!r}; pass e.g. seeds=3.')
+        self.seeds = seeds
+        self.options = dict(batch_size=batch_size, optimizer=optimizer, seed=seed, seeds=seeds,
+                            record_every=record_every, T=T, **kwargs)
         self.n_steps = int(n_steps)
         self.min_interval = float(min_interval)
         self.comparison = None
         self.compile_seconds = {}
         self.phases = []                    # (phase, status) in the order they were shown
-        self._curves = {}
+        self._curves = {}                   # label -> {'steps', 'loss', 'accuracy'[, 'band']}: what is drawn
+        self._runs = {}                     # label -> {seed: that seed's curve so far}
         self._last_draw = -math.inf
         self.button = W.Button(description='Run', icon='play', tooltip='train every algorithm side by side')
         self.button.add_class('btl-arena-run')
@@ -83,7 +131,7 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
         self.progress.add_class('btl-arena-progress')
         self.status_html = W.HTML('')
         self.status_html.add_class('btl-arena-status')
-        self.chart = LiveChart(panels=PANELS)
+        self.chart = LiveChart(panels=panels(seeds))
         self.table_html = W.HTML('')
         self.table_html.add_class('btl-arena-table')
         self.error_html = W.HTML('')
@@ -133,7 +181,7 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
 
     def _on_row(self, label: str, row: dict):
         with self.guarded(f'plotting {label} step {row.get("step")}'):
-            c = self._curves.setdefault(label, {'steps': [], 'loss': [], 'accuracy': []})
+            c = self._runs.setdefault(label, {}).setdefault(row.get('seed'), {'steps': [], 'loss': [], 'accuracy': []})
             c['steps'].append(row['step'])
             c['loss'].append(row['loss'])
             c['accuracy'].append(row['accuracy'])
@@ -141,6 +189,7 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
             self.progress.value = min(self.steps_done, self.progress.max)
             now = time.perf_counter()
             if len(c['steps']) == 1 or now - self._last_draw >= self.min_interval:
+                self._curves = {k: live_curve(v) for k, v in self._runs.items()}
                 self._draw()
                 if self.phase == 'training':
                     self._set('training', f'training: step {self.steps_done} of {self._n}')
@@ -150,9 +199,17 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
         series = []
         for label, c in self._curves.items():
             title = self.titles.get(label, label)
-            series.append({'name': label, 'label': title, 'x': c['steps'], 'y': c['loss'], 'panel': 0})
-            if any(not math.isnan(a) for a in c['accuracy']):
-                series.append({'name': label, 'label': title, 'x': c['steps'], 'y': c['accuracy'], 'panel': 1})
+            for panel, m in enumerate(METRICS):
+                if m == 'accuracy' and all(math.isnan(a) for a in c['accuracy']):
+                    continue
+                series.append({'name': label, 'label': title, 'x': c['steps'], 'y': c[m], 'panel': panel})
+                band = c.get('band', {}).get(m)
+                if band is None:
+                    continue
+                lo = _log_floor(band['lo'], c[m]) if PANELS[panel].get('logy') else band['lo']
+                for side, y in (('lo', lo), ('hi', band['hi'])):
+                    series.append({'name': f'{label}:{side}', 'label': f'{title} ({side})', 'x': c['steps'], 'y': y,
+                                   'panel': panel, 'band': side, 'of': label})
         self.chart.set_series(series)
 
     def run(self, n_steps: Optional[int] = None):
@@ -161,6 +218,7 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
             return self.comparison
         self.running, self.button.disabled = True, True
         self._curves, self.steps_done, self.error, self.compile_seconds, self.phases = {}, 0, '', {}, []
+        self._runs = {}
         self._compiling = None
         self.table_html.value = ''
         n = self._n = int(n_steps or self.n_steps)
@@ -179,8 +237,12 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
                                                      on_step=self._on_row, on_phase=self._on_phase, **options)
                 if self._compiling is not None:        # the last step compiled (a run of one or two steps)
                     self._on_phase('done', None, n)
-                self._curves = {k: {key: list(v[key]) for key in ('steps', 'loss', 'accuracy')}
+                self._curves = {k: {key: list(v[key]) for key in ('steps',) + METRICS}
                                 for k, v in self.comparison.curves.items()}
+                if self.seeds > 1:
+                    for k, v in self.comparison.curves.items():
+                        self._curves[k]['band'] = {m: {side: list(v['band'][m][side]) for side in ('lo', 'hi')}
+                                                   for m in METRICS}
                 self._draw()
                 self.progress.value = n
                 self.table_html.value = self.comparison.to_html()

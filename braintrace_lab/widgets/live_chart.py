@@ -47,7 +47,9 @@ class LiveChart(StaticImage, SafeView, anywidget.AnyWidget):
     def set_series(self, series: Sequence[dict], notes: Mapping[int, str] = None):
         """``series``: dicts with ``name``, ``x``, ``y`` and optional ``label`` (shown in the legend;
         default the name), ``panel``, ``axis`` (1: the second y axis), ``mode`` (``'lines'`` or
-        ``'markers'``), ``color``. ``notes``: ``{panel: sentence}`` shown instead of those panels.
+        ``'markers'``), ``color``, ``band`` (``'lo'`` or ``'hi'``: not a line but one bound of the
+        shaded band around the series named ``of``, drawn in its colour, not in the legend).
+        ``notes``: ``{panel: sentence}`` shown instead of those panels.
         """
         with self.guarded('packing the chart data'):
             meta, chunks, offset = [], [], 0
@@ -57,9 +59,15 @@ class LiveChart(StaticImage, SafeView, anywidget.AnyWidget):
                 if x.shape != y.shape:
                     raise ValueError(f'series {s.get("name")!r}: x has {x.size} points, y has {y.size}.')
                 name = str(s.get('name', ''))
+                band = s.get('band')
+                if band not in (None, 'lo', 'hi') or (band and not s.get('of')):
+                    raise ValueError(f"series {name!r}: band must be 'lo' or 'hi' with 'of' naming the series it "
+                                     f"shades, got band={band!r}, of={s.get('of')!r}.")
                 meta.append({'name': name, 'label': str(s.get('label') or name), 'panel': int(s.get('panel', 0)),
                              'axis': int(s.get('axis', 0)), 'offset': offset, 'length': int(x.size),
                              'mode': s.get('mode', 'lines'), 'color': s.get('color')})
+                if band:
+                    meta[-1].update(band=band, of=str(s['of']))
                 chunks += [x.tobytes(), y.tobytes()]
                 offset += 2 * x.size
             with self.hold_sync():
@@ -83,13 +91,20 @@ class LiveChart(StaticImage, SafeView, anywidget.AnyWidget):
             figures.show_message(ax, note, title=spec.get('title', ''))
             return
         data = np.frombuffer(self.data, np.float32)
-        own = [s for s in self.series if s['panel'] == index]
+        own = [s for s in self.series if s['panel'] == index and not s.get('band')]
         colors = {s['label']: s.get('color') or figures.PALETTE[j % len(figures.PALETTE)] for j, s in enumerate(own)}
+
+        def xy(s):
+            start, n = s['offset'], s['length']
+            return data[start:start + n], data[start + n:start + 2 * n]
+
         lines = {0: [], 1: []}
         for s in own:
-            lines[1 if s['axis'] else 0].append((s['label'], data[s['offset']:s['offset'] + s['length']],
-                                                 data[s['offset'] + s['length']:s['offset'] + 2 * s['length']]))
-        kw = dict(title=spec.get('title', ''), xlabel=spec.get('xlabel', ''), colors=colors)
+            lines[1 if s['axis'] else 0].append((s['label'], *xy(s)))
+        bounds = {(s['of'], s['band']): xy(s) for s in self.series if s['panel'] == index and s.get('band')}
+        bands = {s['label']: (bounds[s['name'], 'lo'][0], bounds[s['name'], 'lo'][1], bounds[s['name'], 'hi'][1])
+                 for s in own if (s['name'], 'lo') in bounds and (s['name'], 'hi') in bounds}
+        kw = dict(title=spec.get('title', ''), xlabel=spec.get('xlabel', ''), colors=colors, bands=bands)
         if spec.get('diagonal'):
             figures.plot_scatter(ax, lines[0], title=kw['title'], xlabel=kw['xlabel'], ylabel=spec.get('ylabel', ''))
             return

@@ -151,3 +151,15 @@ def test_a_comparison_over_seeds_resumes_from_its_checkpoints(make_rnn, dms, tmp
     for label in rules:
         for a, b in zip(cmp.seed_records[label], straight.seed_records[label]):
             assert a.loss == b.loss and a.heldout_accuracy == b.heldout_accuracy
+
+
+
+def test_the_report_shades_each_rule_s_interval_over_seeds(three_seeds, make_rnn, dms):
+    """Several seeds: the report draws one band per rule on loss and accuracy, per online rule on cosine."""
+    from braintrace_lab.lab.html_report import render_report
+    cmp, _ = three_seeds
+    page = render_report(cmp)
+    assert page.count('PolyCollection') == 2 * len(RULES) + (len(RULES) - 1), page.count('PolyCollection')
+    assert 'its shade the 95 % interval of that mean' in page
+    one = lab.compare_algorithms(make_rnn, dms, RULES[:2], seeds=1, seed=5, **KW)
+    assert 'PolyCollection' not in render_report(one)                      # negative control: nothing to shade

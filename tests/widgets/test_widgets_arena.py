@@ -1,6 +1,9 @@
 """AlgorithmArena: a click on Run trains side by side; curves and the table reach the view."""
 import re
 
+import numpy as np
+import pytest
+from matplotlib.collections import PolyCollection
 
 from braintrace_lab import lab
 from braintrace_lab.widgets import AlgorithmArena
@@ -75,3 +78,48 @@ def test_errors_are_shown_not_raised(dms):
     assert arena.run() is None
     assert 'no model today' in arena.error and 'btl-error' in arena.error_html.value
     assert arena.status == 'stopped by an error (see below)' and not arena.running
+
+
+def test_several_seeds_show_mean_and_band(dms, record_comm):
+    """seeds=2: each rule's line is the mean over seeds, with its t-interval band live and in the static figure."""
+    make = lab.fixture_model('rnn', dms, n_hidden=6)
+    arena = AlgorithmArena(make, dms, algorithms=('bptt', 'd_rtrl'), n_steps=3, batch_size=4, seeds=2,
+                           min_interval=0)
+    assert all('mean of 2 seeds, band 95 % t-interval' in p['title'] for p in arena.chart.layout_spec['panels'])
+    rec = record_comm(arena.chart)
+    cmp = arena.run()
+    assert arena.status.startswith('done: 3 steps') and len(cmp.seed_records['bptt']) == 2
+    # live redraws: the first seed alone draws plain lines; once the second seed trains, bands follow
+    banded = [any(s.get('band') == 'hi' for s in st['series']) for st in rec.states() if 'series' in st]
+    assert not banded[0] and banded[-1] and sum(banded) >= 2                # not only the final redraw
+    loss = arena.chart.arrays(panel=0)
+    assert set(loss) == {'bptt', 'bptt:lo', 'bptt:hi', 'd_rtrl', 'd_rtrl:lo', 'd_rtrl:hi'}
+    bands = [s for s in arena.chart.series if s.get('band')]
+    assert {(s['of'], s['band'], s['panel']) for s in bands} == {
+        (r, side, p) for r in ('bptt', 'd_rtrl') for side in ('lo', 'hi') for p in (0, 1)}
+    for rule in ('bptt', 'd_rtrl'):
+        curve = cmp.curves[rule]
+        per_seed = np.array(curve['per_seed']['loss'])
+        assert np.allclose(loss[rule][1], per_seed.mean(axis=0), rtol=1e-5)            # the mean over seeds
+        hi = np.array(curve['band']['loss']['hi'])
+        assert np.allclose(loss[rule + ':hi'][1], hi, rtol=1e-5) and np.all(hi >= per_seed.max(axis=0) - 1e-6)
+        lo = loss[rule + ':lo'][1]
+        assert np.all(lo > 0) and np.all(lo <= loss[rule][1])                           # drawable on the log axis
+    fig = arena.to_figure()
+    for ax in fig.get_axes()[:2]:
+        assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 2              # one band per rule
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ['BPTT', 'D-RTRL']     # bounds are not lines
+
+
+def test_one_seed_draws_no_band(dms):
+    arena = AlgorithmArena(lab.fixture_model('rnn', dms, n_hidden=6), dms, algorithms=('bptt',), n_steps=2,
+                           batch_size=4, min_interval=0)
+    arena.run()
+    assert not any(s.get('band') for s in arena.chart.series) and set(arena.chart.arrays()) == {'bptt'}
+    assert arena.chart.layout_spec['panels'][0]['title'] == 'training loss'
+    assert not any(isinstance(c, PolyCollection) for ax in arena.to_figure().get_axes() for c in ax.collections)
+
+
+def test_seeds_must_be_a_positive_whole_number(dms):
+    with pytest.raises(ValueError, match='seeds must be a whole number >= 1'):
+        AlgorithmArena(lab.fixture_model('rnn', dms, n_hidden=6), dms, seeds=0)

@@ -136,6 +136,11 @@ function dots(u, si) {
   return null;
 }
 
+// a #rrggbb colour at 20 % opacity, for bands
+function translucent(c) {
+  return /^#[0-9a-f]{6}$/i.test(c || "") ? c + "33" : "rgba(120, 120, 120, 0.2)";
+}
+
 // One panel. spec: {title, xlabel, ylabel, logy, ymin, ymax, y2label, logy2, diagonal, xinteger, width, height}.
 export class Chart {
   constructor(parent, spec) {
@@ -163,7 +168,8 @@ export class Chart {
   // note: a sentence shown instead of the plot (e.g. why there is nothing to draw)
   set(series, note) {
     const spec = this.spec, scatter = !!spec.diagonal;
-    const key = JSON.stringify([scatter, series.map((s) => [s.label || s.name, s.mode, s.color, s.axis || 0])]);
+    const key = JSON.stringify([scatter, series.map((s) => [s.label || s.name, s.mode, s.color, s.axis || 0,
+                                                            s.band || ""])]);
     const logOf = (s) => (s.axis ? !!spec.logy2 : !!spec.logy);
     let data;
     if (scatter) {
@@ -189,6 +195,9 @@ export class Chart {
       if (this.u) this.u.destroy();
       this.u = new uPlot(this.options(series, scatter), data, this.plot);
       this.key = key;
+      // band bounds are not lines: no legend row
+      const rows = this.u.root.querySelectorAll(".u-legend .u-series");
+      series.forEach((s, j) => { if (s.band && rows[j + 1]) rows[j + 1].style.display = "none"; });
     } else {
       this.u.setData(data);
     }
@@ -231,7 +240,21 @@ export class Chart {
         paths: dots, points: { show: false },
       })), [{ label: "y = x", stroke: "#888", dash: [5, 4], width: 1, facets, points: { show: false }, value: pair }]);
     } else {
-      opts.series = [{ label: spec.xlabel || "x", value }].concat(series.map((s, j) => {
+      // series with band "lo"/"hi" bound the shaded region around the series named by `of`, in its colour
+      const lines = series.filter((s) => !s.band);
+      const colorOf = new Map(lines.map((s, j) => [s.name, color(s, j)]));
+      const at = new Map(series.map((s, j) => [(s.band ? s.band + ":" : "") + (s.band ? s.of : s.name), j + 1]));
+      opts.bands = lines.filter((s) => at.has("hi:" + s.name) && at.has("lo:" + s.name)).map((s) => ({
+        series: [at.get("hi:" + s.name), at.get("lo:" + s.name)], fill: translucent(colorOf.get(s.name)),
+      }));
+      opts.series = [{ label: spec.xlabel || "x", value }].concat(series.map((s) => {
+        if (s.band) {
+          return {
+            label: s.label || s.name, stroke: "transparent", width: 0, scale: s.axis ? "y2" : "y",
+            spanGaps: false, value, points: { show: false },
+          };
+        }
+        const j = lines.indexOf(s);
         const markers = s.mode === "markers";
         return {
           label: s.label || s.name, stroke: color(s, j), width: 1.6, scale: s.axis ? "y2" : "y",
