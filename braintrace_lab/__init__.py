@@ -5,10 +5,13 @@ braintrace`` keeps code written for it working, with the same numbers; the names
 served raise an ``AttributeError`` that says what to use instead, and the deliberate
 differences are listed in ``docs/compatibility.md``.
 """
+import sys as _sys
+
 from .algorithms import (D_RTRL, ES_D_RTRL, EligibilityTrace, ETraceAlgorithm, ETraceVjpAlgorithm,
                          IODimVjpAlgorithm, ParamDimVjpAlgorithm, pp_prop)
 from .algorithms import (BPTT, OSTTP, OTPE, OTTT, RTRL, TBPTT, EProp, FixedRandomFeedback, KappaFilter,
                          OSTLFeedforward, OSTLRecurrent, PresynapticTrace)
+from .algorithms import OnlineLearner, Rule, rules       # rules as values: rules.eprop(...), Rule(...)
 from .algorithms.sequence import ETraceVmap, SequenceDriverMixin
 from .compiler import (Diagnostic, ETraceGraph, HiddenGroup, OpRecord, ParamRecord, Relation,
                        compile_etrace_graph)
@@ -18,6 +21,9 @@ from .gradients import GradExpon
 from .input_data import MultiStepData, SingleStepData
 from .ops import conv, einsum, element_wise, embedding, lora_matmul, matmul, sparse_matmul
 from .registry import algorithm_names, compile, register_algorithm
+
+# ``braintrace_lab.rules``: the rule values' namespace (presets and components), importable by that name
+_sys.modules[__name__ + '.rules'] = rules
 
 __version__ = '0.1.0'
 __version_info__ = tuple(int(part) for part in __version__.split('.'))
@@ -31,6 +37,7 @@ __all__ = [
     'ParamDimVjpAlgorithm', 'D_RTRL', 'IODimVjpAlgorithm', 'ES_D_RTRL', 'pp_prop',
     'EProp', 'OSTLRecurrent', 'OSTLFeedforward', 'OTPE', 'OTTT', 'OSTTP',
     'FixedRandomFeedback', 'KappaFilter', 'PresynapticTrace', 'RTRL', 'TBPTT', 'BPTT',
+    'OnlineLearner', 'Rule', 'rules',
     'compile', 'register_algorithm', 'algorithm_names',
     # ETP ops
     'matmul', 'conv', 'sparse_matmul', 'lora_matmul', 'element_wise', 'einsum', 'embedding',

@@ -10,6 +10,8 @@ import jax
 import numpy as np
 
 from .algorithms.base import ETraceAlgorithm
+from .algorithms.presets import OnlineLearner
+from .algorithms.rule import Rule
 from .algorithms.sequence import ETraceVmap
 from .rules_table import _REGISTRY, algorithm_names, register_algorithm, rule_key, unknown_rule_message
 
@@ -23,6 +25,8 @@ _NOT_SERVED = {
 
 
 def resolve_algorithm(algorithm):
+    if isinstance(algorithm, Rule):
+        return OnlineLearner            # a rule value: the generic shell runs it (compile passes rule=)
     if isinstance(algorithm, type):
         if issubclass(algorithm, ETraceAlgorithm):
             return algorithm
@@ -37,8 +41,8 @@ def resolve_algorithm(algorithm):
     if type(algorithm).__name__ == 'ETraceConfig':
         raise TypeError('braintrace_lab does not take an ETraceConfig; pass a rule by name or class, e.g. '
                         "compile(model, 'd_rtrl', x0) or compile(model, 'pp_prop', x0, decay_or_rank=0.9).")
-    raise TypeError(f'algorithm must be a registered name or an ETraceAlgorithm subclass, got '
-                    f'{type(algorithm).__name__}.')
+    raise TypeError(f'algorithm must be a registered name, an ETraceAlgorithm subclass or a Rule value '
+                    f'(braintrace_lab.rules.eprop(...)), got {type(algorithm).__name__}.')
 
 
 def _one_sample(example_inputs, batch_size):
@@ -89,6 +93,8 @@ def compile(model, algorithm, *example_inputs, batch_size: Optional[int] = None,
     >>> batched = braintrace_lab.compile(fresh, 'd_rtrl', x0, batch_size=4, vmap=True)   # x0: (4, features)
     """
     cls = resolve_algorithm(algorithm)
+    if isinstance(algorithm, Rule):
+        options = {'rule': algorithm, **options}
     if not example_inputs:
         raise ValueError('compile() needs at least one example input (one time step), e.g. '
                          'compile(model, "d_rtrl", x0).')

@@ -1,7 +1,10 @@
-"""Online learning rules: presets over a few trace engines and learning-signal sources."""
+"""Online learning rules: rule values (a trace, a learning signal, a transition) and the learners that run them."""
 from .base import ETraceAlgorithm, ETraceVjpAlgorithm, EligibilityTrace
 from .engines import IODimEngine, LowRankEngine, ParamDimEngine
-from .presets import D_RTRL, ES_D_RTRL, IODimVjpAlgorithm, ParamDimVjpAlgorithm, pp_prop
+from .rule import (Backprop, FactorTrace, FullTrace, LowRankTrace, Presynaptic, ProjectedTarget, RandomFeedback,
+                   Rule, SignalComponent, TraceComponent)
+from . import rules          # the presets: rules.d_rtrl(), rules.eprop(...), ... (rflo.py is RFLO's shell)
+from .presets import D_RTRL, ES_D_RTRL, IODimVjpAlgorithm, OnlineLearner, ParamDimVjpAlgorithm, pp_prop
 from .feedback import FixedRandomFeedback, TargetProjection
 from .snn_traces import KappaFilter, PresynapticTrace
 from .snn import EProp, OSTLFeedforward, OSTLRecurrent, OSTTP, OTPE, OTTT
@@ -10,4 +13,7 @@ from .references import BPTT, RTRL, TBPTT
 __all__ = ['ETraceAlgorithm', 'ETraceVjpAlgorithm', 'EligibilityTrace', 'D_RTRL', 'ParamDimVjpAlgorithm',
            'ES_D_RTRL', 'IODimVjpAlgorithm', 'pp_prop', 'ParamDimEngine', 'IODimEngine', 'LowRankEngine',
            'EProp', 'OSTLRecurrent', 'OSTLFeedforward', 'OTPE', 'OTTT', 'OSTTP',
-           'FixedRandomFeedback', 'KappaFilter', 'PresynapticTrace', 'TargetProjection', 'RTRL', 'TBPTT', 'BPTT']
+           'FixedRandomFeedback', 'KappaFilter', 'PresynapticTrace', 'TargetProjection', 'RTRL', 'TBPTT', 'BPTT',
+           # rules as values
+           'OnlineLearner', 'Rule', 'TraceComponent', 'SignalComponent', 'FullTrace', 'FactorTrace', 'LowRankTrace',
+           'Presynaptic', 'Backprop', 'RandomFeedback', 'ProjectedTarget', 'rules']

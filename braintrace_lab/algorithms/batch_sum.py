@@ -15,36 +15,18 @@ unbatched weight):
   shares alike) into the total.
 
 A learner called any other way (no ``vmap``, ``vmap(grad(...))`` for per-sample
-gradients, per-sample weights) keeps per-sample cotangents.
+gradients, per-sample weights) keeps per-sample cotangents. The choice is made when
+the learner's step is traced (:func:`called_under_shared_vmap`) and handed to the
+engines as an argument (``EngineMode(summed=True)``): no global flag is involved.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-import threading
 
 import jax
 from jax.custom_batching import custom_vmap
 
-__all__ = ['batch_total', 'summed_contraction', 'summing', 'summing_over_batch', 'called_under_shared_vmap']
-
-_state = threading.local()
-
-
-def summing() -> bool:
-    """Whether a backward pass with batch totals is being traced."""
-    return getattr(_state, 'on', False)
-
-
-@contextlib.contextmanager
-def summing_over_batch():
-    """Trace the enclosed backward pass in batch-total mode."""
-    old = summing()
-    _state.on = True
-    try:
-        yield
-    finally:
-        _state.on = old
+__all__ = ['batch_total', 'summed_contraction', 'called_under_shared_vmap']
 
 
 @custom_vmap

@@ -13,8 +13,8 @@ measures what that saves). The one-step gradient of a weight that reaches the st
 only through another weight (a GRU's reset gate) has the same form, ``x_t^T dy_t``
 with the op's input ``x_t`` and output cotangent ``dy_t``, and is deferred the same way.
 The learner's backward pass leaves these products out
-(``ETraceAlgorithm._build_step(deferred=...)``); every other weight keeps its
-per-step gradient. What qualifies: a dense matrix product whose weights are
+(asked for with ``learner.stepping(deferred=...)``, see :mod:`.learner_step`); every
+other weight keeps its per-step gradient. What qualifies: a dense matrix product whose weights are
 parameters read directly by the op (a weight with units is summed on its mantissa,
 as the per-step cotangents are), traced by an :class:`IODimEngine` or immediate-only.
 """
@@ -29,6 +29,7 @@ import jax.numpy as jnp
 
 from .engines import IODimEngine
 from .op_rules import OpRule, rule_for
+from .time_driver import scan_time
 
 __all__ = ['DeferredProduct', 'deferrable', 'run_chunked', 'check_chunk']
 
@@ -142,7 +143,7 @@ def check_chunk(chunk):
         raise ValueError(f'etrace_grad(chunk={chunk!r}): chunk must be a positive int (steps per product).')
 
 
-def run_chunked(learner, xs, step_loss, params, chunk, T, probe_key, observe=None):
+def run_chunked(learner, xs, step_loss, params, chunk, probe_key, observe=None):
     """Summed gradients, per-step losses and observations, the deferred products added once per ``chunk`` steps.
 
     ``observe(out, learner)``, if given, runs after each step (learning signal recorded) and its
@@ -155,48 +156,34 @@ def run_chunked(learner, xs, step_loss, params, chunk, T, probe_key, observe=Non
     deferred = deferrable(learner, params)
     op_keys = [item.key for item in deferred if item.immediate]
     op_probe_key = probe_key + ('ops',)
-    targets = dict(params)
-    targets[probe_key] = learner.signal_probe
-    if op_keys:
-        eqns = {op.index: op.eqn for op in learner._plan.ops}
-
-        def zeros(var):
-            return jnp.zeros(var.aval.shape, var.aval.dtype)
-        learner.op_probe.value = tuple(zeros(eqns[k].outvars[0]) for k in op_keys)      # gets dy
-        learner.op_inputs.value = tuple(zeros(eqns[k].invars[0]) for k in op_keys)      # gets x
-        targets[op_probe_key] = learner.op_probe
     zero = {k: jax.tree.map(jnp.zeros_like, v.value) for k, v in params.items()}
 
-    def inner(acc, t):
-        x = jax.tree.map(lambda a: a[t], xs)
-
+    def step(acc, x, t):
         def loss_and_output():
             out = learner(x)
             loss = step_loss(out, t)
             return loss, (loss, out)
         grads, (loss, out) = brainstate.transform.grad(loss_and_output, targets, has_aux=True)()
         signal = grads.pop(probe_key)
-        op_inputs, op_cots = (learner.op_inputs.value, grads.pop(op_probe_key)) if op_keys else ((), ())
+        op_inputs, op_cots = (), ()
+        if op_keys:
+            cots = grads.pop(op_probe_key)
+            op_inputs = tuple(learner.op_inputs.value[k] for k in op_keys)
+            op_cots = tuple(cots[k] for k in op_keys)
         learner.last_signal.value = signal
         factors = _step_factors(learner, deferred, signal, op_inputs, op_cots)
         seen = None if observe is None else observe(out, learner)
         return jax.tree.map(jnp.add, acc, grads), (loss, seen, factors)
 
-    def outer(acc, steps):
-        acc, (losses, seen, factors) = brainstate.transform.scan(inner, acc, steps)
+    def end_chunk(acc, outs):
+        losses, seen, factors = outs
         return _add_chunk(acc, deferred, factors), (losses, seen)
 
-    learner._deferred = frozenset(item.key for item in deferred)
-    try:
-        acc, parts = zero, []
-        n_full = T // chunk
-        if n_full:
-            acc, per = brainstate.transform.scan(outer, acc, jnp.arange(n_full * chunk).reshape(n_full, chunk))
-            parts.append(jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), per))
-        if T % chunk:
-            acc, per = outer(acc, jnp.arange(n_full * chunk, T))
-            parts.append(per)
-    finally:
-        learner._deferred = frozenset()
-    losses, seen = jax.tree.map(lambda *a: jnp.concatenate(a), *parts)
+    # the learner's backward pass leaves the deferred products out; op_probe's cotangent is each op's dy
+    with learner.stepping(deferred=[item.key for item in deferred]):
+        targets = dict(params)
+        targets[probe_key] = learner.signal_probe
+        if op_keys:
+            targets[op_probe_key] = learner.op_probe
+        acc, (losses, seen) = scan_time(step, zero, xs, chunk=chunk, end_chunk=end_chunk)
     return acc, losses, seen

@@ -13,43 +13,15 @@ are enough:
   the source position ``k(i)`` of every input element;
 
 then ``self_j = sum over i with k(i) = j of W[i, j] a_i`` (a gather and a scatter-add).
+Whether an op's input is built that way is a fact of the compiled program
+(``program.positionwise_inputs``).
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from jax.extend.core import Literal
 
-from ..compiler.analysis import ELEMENTWISE
-from ..ops._primitive import etp_op_p
-
-__all__ = ['input_is_positionwise', 'matmul_self_term']
-
-# primitives after which every output element still depends on one input element
-_POSITIONWISE = ELEMENTWISE | {'concatenate', 'slice'}
-
-
-def input_is_positionwise(jaxpr, op_eqn) -> bool:
-    """Whether ``op_eqn``'s input is built without mixing positions (ETP ops are cut)."""
-    wanted = {v for v in op_eqn.invars[:1] if not isinstance(v, Literal)}
-    for eqn in reversed(jaxpr.eqns):
-        if eqn is op_eqn or not any(v in wanted for v in eqn.outvars):
-            continue
-        if eqn.primitive is etp_op_p:
-            continue                      # its output is held fixed: no path to the state
-        name = eqn.primitive.name
-        if name == 'broadcast_in_dim':
-            src = eqn.invars[0]
-            if not (isinstance(src, Literal) or
-                    int(np.prod(src.aval.shape)) == int(np.prod(eqn.outvars[0].aval.shape))):
-                return False
-        elif name in ('pjit', 'jit', 'closed_call'):
-            return False                  # nested programs: not inspected, take the safe path
-        elif name not in _POSITIONWISE:
-            return False
-        wanted.update(v for v in eqn.invars if not isinstance(v, Literal))
-    return True
+__all__ = ['matmul_self_term']
 
 
 def matmul_self_term(op_input, h, i, weight):

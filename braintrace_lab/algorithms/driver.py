@@ -11,6 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .chunked import run_chunked
+from .time_driver import scan_time
+
 __all__ = ['etrace_grad']
 
 _PROBE = ('__learning_signal_probe__',)
@@ -103,8 +106,7 @@ def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, win
         if window is not None:
             raise ValueError('etrace_grad: pass either window= (multi-step windows) or chunk= (one input at a '
                              'time, gradients added in chunks), not both.')
-        from .chunked import run_chunked
-        grads, losses, _ = run_chunked(learner, xs, step_loss, params, chunk, T, _PROBE)
+        grads, losses, _ = run_chunked(learner, xs, step_loss, params, chunk, _PROBE)
     else:
         grads, losses = _run(learner, xs, step_loss, params, window, T)
     for k, v in unused.items():
@@ -122,45 +124,29 @@ def _run(learner, xs, step_loss, params, window, T):
             raise ValueError("etrace_grad(window=None) steps one input at a time; this learner was built "
                              "with vjp_method='multi-step': pass window=K.")
 
-        def body(acc, t):
-            x = jax.tree.map(lambda a: a[t], xs)
+        def step(acc, x, t):
             grads, loss = brainstate.transform.grad(
                 lambda: step_loss(learner(x), t), targets, return_value=True)()
             learner.last_signal.value = grads.pop(_PROBE)
             return jax.tree.map(jnp.add, acc, grads), loss
 
-        grads, losses = brainstate.transform.scan(body, zero, jnp.arange(T))
-        return grads, losses
+        return scan_time(step, zero, xs)
 
     if learner.vjp_method != 'multi-step':
         raise ValueError(f"etrace_grad(window={window}) needs a learner built with vjp_method='multi-step'.")
     if not isinstance(window, int) or window < 1:
         raise ValueError(f'window must be a positive int, got {window!r}.')
-    def window_grads(xw, start):
+
+    def window_step(acc, xw, ts):
         n = jax.tree.leaves(xw)[0].shape[0]
 
         def window_loss():
             outs = learner(xw)
-            per = jnp.stack([step_loss(jax.tree.map(lambda o: o[s], outs), start + s) for s in range(n)])
+            per = jnp.stack([step_loss(jax.tree.map(lambda o: o[s], outs), ts[s]) for s in range(n)])
             return per.sum(), per
 
         grads, per = brainstate.transform.grad(window_loss, targets, has_aux=True)()
         learner.last_signal.value = grads.pop(_PROBE)
-        return grads, per
-
-    n_full = T // window
-    head = jax.tree.map(lambda a: a[:n_full * window].reshape((n_full, window) + a.shape[1:]), xs)
-
-    def body(acc, inputs):
-        xw, index = inputs
-        grads, per = window_grads(xw, index * window)
         return jax.tree.map(jnp.add, acc, grads), per
 
-    acc, per = brainstate.transform.scan(body, zero, (head, jnp.arange(n_full)))
-    losses = [per.reshape(-1)]
-    if T % window:
-        tail = jax.tree.map(lambda a: a[n_full * window:], xs)
-        grads, per = window_grads(tail, n_full * window)
-        acc = jax.tree.map(jnp.add, acc, grads)
-        losses.append(per)
-    return acc, jnp.concatenate(losses)
+    return scan_time(window_step, zero, xs, window=window)

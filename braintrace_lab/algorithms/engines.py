@@ -16,17 +16,17 @@ conv output pixels); gradients sum over them.
 """
 from __future__ import annotations
 
-import contextlib
+import copy
 import dataclasses
-import threading
 from typing import Optional
 
 import jax
 import jax.numpy as jnp
 
-from .batch_sum import summed_contraction, summing
+from .batch_sum import summed_contraction
 
-__all__ = ['TraceEngine', 'ParamDimEngine', 'IODimEngine', 'LowRankEngine', 'dmul', 'trace_nbytes']
+__all__ = ['TraceEngine', 'ParamDimEngine', 'IODimEngine', 'LowRankEngine', 'EngineMode', 'with_mode', 'dmul',
+           'trace_nbytes']
 
 
 def dmul(D, e):
@@ -48,32 +48,56 @@ def _sum_lead(x, n_lead):
     return x.sum(axis=tuple(range(n_lead))) if n_lead else x
 
 
-_partitioned = threading.local()
+@dataclasses.dataclass(frozen=True)
+class EngineMode:
+    """How an engine's contractions are traced: chosen when a step is built, never read from global state.
 
-
-@contextlib.contextmanager
-def batch_partitioned():
-    """Trace the enclosed step for a batch split over devices: batch sums as reductions, never loops.
-
-    A loop over the batch positions (the CPU strategy of :func:`position_sum`) cannot be
-    split by XLA's partitioner, which would gather the whole trace onto every device; a
-    reduction over the batch axis becomes per-device partial sums and one all-reduce.
+    ``summed``: the step runs under ``grad(vmap(learner))`` with shared weights and returns
+    batch totals (:mod:`.batch_sum`): a per-sample contraction hands back its share of the
+    batch total, accumulated over the batch. ``partitioned``: the batch is split over
+    devices (:mod:`braintrace_lab.lab.devices`): batch sums are traced as reductions, never
+    loops, since XLA's partitioner cannot split a loop over the batch positions (it would
+    gather the whole trace onto every device) but turns a reduction into per-device partial
+    sums and one all-reduce.
     """
-    old = getattr(_partitioned, 'on', False)
-    _partitioned.on = True
-    try:
-        yield
-    finally:
-        _partitioned.on = old
+    summed: bool = False
+    partitioned: bool = False
+
+
+PLAIN = EngineMode()
+
+
+def with_mode(engine, mode: EngineMode):
+    """``engine`` (and every engine it wraps) set to contract in ``mode``; the engine itself if the mode is plain.
+
+    Engines are frozen values: this returns a copy. A wrapper that is not a dataclass but
+    holds its engine as ``inner`` (:class:`~.snn_traces.ProjectedSignal`) gets a copy with
+    the inner engine in ``mode``; anything else is returned as it is.
+    """
+    if mode == getattr(engine, 'mode', PLAIN) and not hasattr(engine, 'inner'):
+        return engine
+    if isinstance(engine, TraceEngine):
+        nested = {f.name: with_mode(getattr(engine, f.name), mode) for f in dataclasses.fields(engine)
+                  if f.init and _is_engine(getattr(engine, f.name))}
+        return dataclasses.replace(engine, mode=mode, **nested)
+    if _is_engine(getattr(engine, 'inner', None)):
+        out = copy.copy(engine)
+        out.inner = with_mode(engine.inner, mode)
+        return out
+    return engine
+
+
+def _is_engine(value) -> bool:
+    return all(callable(getattr(value, name, None)) for name in ('init', 'update', 'grads'))
 
 
 def on_cpu() -> bool:
-    """Whether jax runs on the CPU (the engine picks its contraction strategy by this); ``False``
-    while a batch split over devices is traced (:func:`batch_partitioned`)."""
-    return jax.default_backend() == 'cpu' and not getattr(_partitioned, 'on', False)
+    """Whether jax runs on the CPU (the engine picks its contraction strategy by this, unless its
+    :class:`EngineMode` says the batch is split over devices)."""
+    return jax.default_backend() == 'cpu'
 
 
-def position_sum(fn, n_lead, *arrays):
+def position_sum(fn, n_lead, *arrays, mode: EngineMode = PLAIN):
     """``sum over leading position axes of fn(*slices)``, without a fused multiply-reduce.
 
     XLA on CPU turns ``(eps * g).sum(batch)`` into a fused reduction that is an
@@ -82,12 +106,14 @@ def position_sum(fn, n_lead, *arrays):
     ``vmap``) the product is materialised behind an optimisation barrier so the
     batch sum ``vmap`` adds stays a plain reduction. On an accelerator the fused
     multiply-reduce is what we want: it reads the trace once, with no product
-    written out, so there the sum is one broadcast-and-reduce.
+    written out, so there the sum is one broadcast-and-reduce. ``mode`` is fixed when
+    the step is built: ``summed`` accumulates over the batch under ``vmap`` with batch
+    totals, ``partitioned`` takes the reduction path on every backend.
     """
-    cpu = on_cpu()
+    cpu = on_cpu() and not mode.partitioned
     if n_lead == 0:
-        if cpu and summing():       # under vmap with batch totals: accumulate over the batch
-            return summed_contraction(fn, lambda f, *a: position_sum(f, 1, *a))(*arrays)
+        if cpu and mode.summed:       # under vmap with batch totals: accumulate over the batch
+            return summed_contraction(fn, lambda f, *a: position_sum(f, 1, *a, mode=mode))(*arrays)
         return jax.lax.optimization_barrier(fn(*arrays)) if cpu else fn(*arrays)
     if not cpu:
         return jax.vmap(fn)(*[a.reshape((-1,) + a.shape[n_lead:]) for a in arrays]).sum(0)
@@ -119,6 +145,8 @@ class TraceEngine:
     engine's own options come first: ``ParamDimEngine(0.9)`` is a scalar leak of 0.9.
     """
     dtype: Optional[object] = dataclasses.field(default=None, kw_only=True)
+    # how contractions are traced: set per step variant by with_mode(), not part of the engine's identity
+    mode: EngineMode = dataclasses.field(default=PLAIN, kw_only=True, repr=False, compare=False)
 
     def _dt(self, default):
         return self.dtype if self.dtype is not None else default
@@ -136,12 +164,12 @@ class TraceEngine:
     def _ew_grads(self, trace, rule, g):
         return (rule.reduce_to_weight(jnp.sum(trace['ew'] * g, axis=-1)),)
 
-    @staticmethod
-    def _dense_pd_grads(w, b, g, n_lead):
+    def _dense_pd_grads(self, w, b, g, n_lead):
         """``dW[i, o] = sum_pos sum_s w[pos, i, o, s] g[pos, o, s]`` (and ``db``)."""
         g = g.astype(w.dtype)
-        dW = position_sum(lambda ww, gg: jnp.sum(ww * gg[None], axis=-1), n_lead, w, g)
-        db = None if b is None else position_sum(lambda bb, gg: jnp.sum(bb * gg, axis=-1), n_lead, b, g)
+        dW = position_sum(lambda ww, gg: jnp.sum(ww * gg[None], axis=-1), n_lead, w, g, mode=self.mode)
+        db = None if b is None else position_sum(lambda bb, gg: jnp.sum(bb * gg, axis=-1), n_lead, b, g,
+                                                 mode=self.mode)
         return dW, db
 
     def _pd_bias_init(self, rule, S, dtype):
@@ -191,7 +219,8 @@ class ParamDimEngine(TraceEngine):
         n_lead = len(_lead(rule))
         if rule.family == 'sparse':
             rows, cols = rule.sparse_indices(operands)
-            gv = position_sum(lambda ww, gg: jnp.sum(ww * gg[cols, :], axis=-1), n_lead, trace['w'], g)
+            gv = position_sum(lambda ww, gg: jnp.sum(ww * gg[cols, :], axis=-1), n_lead, trace['w'], g,
+                              mode=self.mode)
             return (rule.sparse_to_operands(operands, gv),)
         dW, db = self._dense_pd_grads(trace['w'], trace.get('b'), g, n_lead)
         return rule.dense_to_operands(operands, dW, db)
@@ -260,7 +289,7 @@ class LowRankEngine(TraceEngine):
     rank: int = 1
 
     def _pd(self):
-        return ParamDimEngine(dtype=self.dtype)
+        return ParamDimEngine(dtype=self.dtype, mode=self.mode)
 
     def init(self, rule, S, x_shape, dtype):
         if rule.family != 'dense':
@@ -310,5 +339,6 @@ class LowRankEngine(TraceEngine):
         dW = jnp.einsum('...ik,...ko->io', trace['u'], sig)
         db = None
         if rule.has_bias:
-            db = position_sum(lambda bb, gg: jnp.sum(bb * gg, axis=-1), n_lead, trace['b'], g.astype(trace['b'].dtype))
+            db = position_sum(lambda bb, gg: jnp.sum(bb * gg, axis=-1), n_lead, trace['b'],
+                              g.astype(trace['b'].dtype), mode=self.mode)
         return rule.dense_to_operands(operands, dW, db)

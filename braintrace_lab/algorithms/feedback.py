@@ -27,35 +27,21 @@ from typing import Dict, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.extend.core import Literal
 
-from ..compiler.analysis import propagate_bits
 from ..errors import CompilationError
 from ..ops._primitive import etp_op_p
 
 __all__ = ['FixedRandomFeedback', 'TargetProjection', 'readout_ops', 'output_groups', 'FeedbackPlan']
 
 
-def _cut_reach(plan, seeds, op_bit):
-    """Bits reaching the model outputs when every ETP op output carries only ``op_bit(k)``."""
-    bits = propagate_bits(plan.jaxpr, seeds, lambda eqn, k, in_bits: op_bit(k))
-    reach = 0
-    for v in plan.jaxpr.outvars[:plan.n_out]:
-        if not isinstance(v, Literal):
-            reach |= bits.get(v, 0)
-    return reach
-
-
 def readout_ops(plan) -> list:
     """Indices of the ETP ops whose output reaches a model output through no other ETP op."""
-    reach = _cut_reach(plan, {}, lambda k: 1 << k)
-    return [op.index for op in plan.ops if reach >> op.index & 1]
+    return list(plan.program.readout_ops)
 
 
 def output_groups(plan) -> set:
     """Hidden groups whose new value reaches a model output through no ETP op."""
-    reach = _cut_reach(plan, plan.group_outvar_bits(), lambda k: 0)
-    return {gi for gi in range(len(plan.groups)) if reach >> gi & 1}
+    return set(plan.program.output_groups)
 
 
 class FixedRandomFeedback:
@@ -116,15 +102,14 @@ def build_feedback(plan, feedback, seed: int, who: str) -> Dict[int, FixedRandom
                                f"feedback='symmetric', or read the output through braintrace_lab.matmul.")
     out = {}
     for j, k in enumerate(ops):
-        eqn = plan.ops[k].eqn
-        spec = eqn.params['spec'].root()
-        if spec.kind != 'matmul':
+        op = plan.ops[k]
+        if op.kind != 'matmul':
             raise CompilationError(f'{who}: random feedback supports dense matmul readouts; readout op {k} '
-                                   f'is a {spec.kind!r} op. Use feedback="symmetric" for this model.')
-        wshape = tuple(eqn.invars[spec.n_inputs].aval.shape)
+                                   f'is a {op.kind!r} op. Use feedback="symmetric" for this model.')
+        wshape = tuple(op.input_avals[op.spec.n_inputs].shape)
         if isinstance(feedback, str):
             fb = FixedRandomFeedback.random(wshape[0], wshape[1], seed=seed + j,
-                                            dtype=np.dtype(eqn.outvars[0].aval.dtype))
+                                            dtype=np.dtype(op.output_avals[0].dtype))
         else:
             if len(ops) > 1:
                 raise CompilationError(f'{who}: one feedback matrix was given but the model has {len(ops)} '
@@ -184,7 +169,7 @@ class TargetProjection:
         self.matrices = {}
         for i in leaves:
             leaf = plan.leaves[plan.hidden_ids[i]]
-            shape = tuple(leaf.invar.aval.shape)
+            shape = tuple(leaf.aval.shape)
             want = self.target_shape[:-1] + (shape[-1],) if shape else None
             try:
                 ok = want is not None and tuple(np.broadcast_shapes(want, shape)) == shape
@@ -198,7 +183,7 @@ class TargetProjection:
                     f'(batch, {K}) for a batched model.')
             rng = np.random.default_rng(seed + i)
             mat = rng.standard_normal((K, shape[-1])) / np.sqrt(K)
-            self.matrices[i] = mat.astype(np.dtype(leaf.invar.aval.dtype))
+            self.matrices[i] = mat.astype(np.dtype(leaf.aval.dtype))
 
     def signal(self, i, target, like):
         m = jnp.asarray(self.matrices[i], like.dtype)

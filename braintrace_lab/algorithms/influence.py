@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..compiler.graph import compile_graph_internal
+from ..compiler.graph import compile_program
 from .base import ETraceAlgorithm
 from .engines import ParamDimEngine
 from .references import RTRL
@@ -100,9 +100,9 @@ class SnAp(RTRL):
     def make_engine(self, relation):
         return ParamDimEngine(dtype=self.trace_dtype)
 
-    def _build_step(self, summed: bool = False, deferred=frozenset()):
+    def _build_step(self, summed: bool = False, **modes):
         if self.on_ostl:
-            return ETraceAlgorithm._build_step(self, summed=summed, deferred=deferred)
+            return ETraceAlgorithm._build_step(self, summed=summed, **modes)
         return super()._build_step()
 
     def trace_memory(self):
@@ -113,7 +113,7 @@ class SnAp(RTRL):
     def compile_graph(self, *inputs, **kwargs):
         self._example = (inputs, kwargs)
         if self.n == 1 and self.engine == 'auto':
-            if ostl_equals_snap1(StepPlan(compile_graph_internal(self.model, *inputs, **kwargs))):
+            if ostl_equals_snap1(StepPlan(compile_program(self.model, *inputs, **kwargs))):
                 self.on_ostl = True
                 self.coupled_transition, self.batch_totals, self.defers_products = True, True, True
                 return ETraceAlgorithm.compile_graph(self, *inputs, **kwargs)
@@ -212,7 +212,9 @@ class UORO(SeededInfluence):
         nu_norm = jnp.sqrt(jnp.asarray(nu.size, nu.dtype))      # |nu| = sqrt(H) exactly for random signs
         rho0 = jnp.sqrt((jnp.linalg.norm(th_t) + _EPS) / (jnp.linalg.norm(Js) + _EPS))
         rho1 = jnp.sqrt((jnp.linalg.norm(nuI) + _EPS) / (nu_norm + _EPS))
-        new = {'s': rho0 * Js + rho1 * nu, 'theta': th_t / rho0 + nuI / rho1, 'key': jax.random.key_data(key)}
+        # multiply by the reciprocals: two |theta|-long divisions cost more than the rest of the update
+        theta = th_t * (1 / rho0) + nuI * (1 / rho1)
+        new = {'s': rho0 * Js + rho1 * nu, 'theta': theta, 'key': jax.random.key_data(key)}
         return new, aux
 
     def influence_grad_tree(self, g_vec, traces, p):

@@ -1,9 +1,12 @@
-"""Keyword options of a rule: which a constructor takes, and a refusal that lists them."""
+"""Keyword options of a rule: which a constructor takes, a refusal that lists them, and value checks."""
 from __future__ import annotations
 
 import inspect
+import numbers
 
-__all__ = ['rule_options', 'option_defaults', 'check_options', 'REQUIRED']
+import numpy as np
+
+__all__ = ['rule_options', 'option_defaults', 'check_options', 'REQUIRED', 'check_flag', 'check_decay_or_rank']
 
 REQUIRED = inspect.Parameter.empty     # the default of an option the rule cannot do without
 
@@ -35,3 +38,27 @@ def check_options(cls, options) -> None:
         names = ', '.join(repr(k) for k in unknown)
         raise TypeError(f'{_who(cls)} got unknown option{"s" if len(unknown) > 1 else ""} {names}; '
                         f'valid options: {", ".join(valid) or "none"}.')
+
+
+def check_flag(name: str, value, who: str) -> bool:
+    """A real ``bool`` option (``0``/``'yes'`` refused: they hide typos)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f'{who}: {name} must be True or False, got {value!r} ({type(value).__name__}).')
+    return bool(value)
+
+
+def check_decay_or_rank(decay_or_rank):
+    """Validate ``decay_or_rank``: a float in (0, 1) is a decay, an int >= 1 a rank."""
+    if isinstance(decay_or_rank, bool) or not isinstance(decay_or_rank, numbers.Real):
+        raise TypeError(f'decay_or_rank must be a float decay in (0, 1) or an int rank >= 1, '
+                        f'got {decay_or_rank!r} ({type(decay_or_rank).__name__}).')
+    if isinstance(decay_or_rank, numbers.Integral):
+        if decay_or_rank < 1:
+            raise ValueError(f'decay_or_rank={decay_or_rank}: an integer rank must be >= 1 '
+                             f'(or give a float decay in (0, 1), e.g. 0.9).')
+        return 'rank', int(decay_or_rank)
+    value = float(decay_or_rank)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f'decay_or_rank={decay_or_rank}: a float decay must lie in (0, 1), e.g. 0.9 '
+                         f'(or give an integer rank >= 1).')
+    return 'decay', value

@@ -1,18 +1,69 @@
-"""D-RTRL and ES-D-RTRL (pp_prop): the two core rules as presets over the trace engines."""
+"""The generic learner shell, ``OnlineLearner(model, rule)``, and the two core rules' shells: D-RTRL, ES-D-RTRL.
+
+Every online rule of this package is a :class:`~.rule.Rule` value run by
+:class:`OnlineLearner`; the seed's classes are thin shells that build the value from their
+options (:mod:`.rules`) and keep only what is stateful.
+"""
 from __future__ import annotations
 
-import numbers
-
-import numpy as np
-
 from .base import ETraceAlgorithm
-from .engines import IODimEngine, LowRankEngine, ParamDimEngine
+from .options import check_decay_or_rank, check_flag
+from .rule import Rule, factor_engine
+from .rule_driven import from_rule
+from .rules import d_rtrl, es_d_rtrl
+from .snn_traces import carried_traces
 
-__all__ = ['ParamDimVjpAlgorithm', 'D_RTRL', 'IODimVjpAlgorithm', 'ES_D_RTRL', 'pp_prop',
+__all__ = ['OnlineLearner', 'ParamDimVjpAlgorithm', 'D_RTRL', 'IODimVjpAlgorithm', 'ES_D_RTRL', 'pp_prop',
            'check_decay_or_rank', 'factor_engine', 'check_flag']
 
 
-class ParamDimVjpAlgorithm(ETraceAlgorithm):
+class OnlineLearner(ETraceAlgorithm):
+    """Any :class:`~.rule.Rule` value as a learner: the trace, signal and transition it names, one step per call.
+
+    A rule whose signal needs the target at each step (a :class:`~.rule.ProjectedTarget`)
+    gets OSTTP's shell, with ``set_target``. The seed's classes are subclasses that build
+    their rule from their options.
+
+    >>> from braintrace_lab.rules import Presynaptic, RandomFeedback
+    >>> rule = Rule('OTTT + random feedback', Presynaptic('leak'), RandomFeedback(seed=1))
+    >>> learner = OnlineLearner(model, rule); graph = learner.compile_graph(x0); y = learner(x0)
+    """
+    display_name = from_rule(lambda rule: rule.name, 'online rule')
+    generic = True        # set in the body of a class that runs any rule (not inherited by the named shells)
+
+    def __new__(cls, *args, **kwargs):
+        rule = kwargs.get('rule', args[1] if len(args) > 1 else None)
+        if cls is OnlineLearner and getattr(getattr(rule, 'signal', None), 'needs_target', False):
+            from .snn import TargetOnlineLearner       # the stateful shell for a target-driven signal
+            cls = TargetOnlineLearner
+        return super().__new__(cls, *args, **kwargs)
+
+    def __init__(self, model, rule: Rule, name=None, vjp_method='single-step', trace_dtype=None):
+        if not isinstance(rule, Rule):
+            raise TypeError(f'{type(self).__name__} runs a Rule value, e.g. braintrace_lab.algorithms.rules.eprop() '
+                            f"or Rule('mine', FullTrace(), Backprop(), 'cut'); got {rule!r}.")
+        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
+        self.rule = rule
+
+    @property
+    def rule_name(self) -> str:
+        """The name in the rule's messages: the rule's own for the generic shell, else the class name."""
+        return self.rule.name if vars(type(self)).get('generic') else type(self).__name__
+
+    def update(self, *inputs, **kwargs):
+        out = super().update(*inputs, **kwargs)
+        if self.rule.trace.per_step_parts:          # OTTT: this step's Df is not carried to the next
+            self.etrace.value = carried_traces(self._plan, self.etrace.value)
+        return out
+
+    def __repr__(self):
+        if not vars(type(self)).get('generic'):
+            return super().__repr__()
+        state = 'compiled' if self._plan is not None else 'not compiled'
+        return f'{type(self).__name__}({self.rule!r}, model={type(self.model).__name__}, {state})'
+
+
+class ParamDimVjpAlgorithm(OnlineLearner):
     """D-RTRL: a full eligibility trace per weight, ``eps^t = D^t eps^{t-1} + D_f^t (x) x^t``.
 
     Gradient ``sum_t dL^t/dh^t . eps^t``. Exact (equal to BPTT) when each hidden
@@ -23,31 +74,14 @@ class ParamDimVjpAlgorithm(ETraceAlgorithm):
     """
     display_name = 'D-RTRL'
 
-    def make_engine(self, relation):
-        return ParamDimEngine(dtype=self.trace_dtype)
+    def __init__(self, model, name=None, vjp_method='single-step', trace_dtype=None):
+        super().__init__(model, d_rtrl(), name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
 
 
 D_RTRL = ParamDimVjpAlgorithm
 
 
-def check_decay_or_rank(decay_or_rank):
-    """Validate ``decay_or_rank``: a float in (0, 1) is a decay, an int >= 1 a rank."""
-    if isinstance(decay_or_rank, bool) or not isinstance(decay_or_rank, numbers.Real):
-        raise TypeError(f'decay_or_rank must be a float decay in (0, 1) or an int rank >= 1, '
-                        f'got {decay_or_rank!r} ({type(decay_or_rank).__name__}).')
-    if isinstance(decay_or_rank, numbers.Integral):
-        if decay_or_rank < 1:
-            raise ValueError(f'decay_or_rank={decay_or_rank}: an integer rank must be >= 1 '
-                             f'(or give a float decay in (0, 1), e.g. 0.9).')
-        return 'rank', int(decay_or_rank)
-    value = float(decay_or_rank)
-    if not 0.0 < value < 1.0:
-        raise ValueError(f'decay_or_rank={decay_or_rank}: a float decay must lie in (0, 1), e.g. 0.9 '
-                         f'(or give an integer rank >= 1).')
-    return 'decay', value
-
-
-class IODimVjpAlgorithm(ETraceAlgorithm):
+class IODimVjpAlgorithm(OnlineLearner):
     """ES-D-RTRL (pp_prop): factorised traces of memory ``O(B (I + O S))``.
 
     With a float decay ``a``: ``ex^t = a ex^{t-1} + x^t``,
@@ -76,35 +110,9 @@ class IODimVjpAlgorithm(ETraceAlgorithm):
         self.mode, self.value = check_decay_or_rank(decay_or_rank)
         self.normalized = check_flag('normalized', normalized, type(self).__name__)
         self.bias_correction = check_flag('bias_correction', bias_correction, type(self).__name__)
-        if (self.normalized or self.bias_correction) and self.mode == 'rank':
-            raise ValueError(f'normalized=True / bias_correction=True shape the output-side factor; they apply '
-                             f'to a float decay only, not to the rank form decay_or_rank={decay_or_rank}.')
-        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
+        rule = es_d_rtrl(decay_or_rank, self.normalized, self.bias_correction)
+        super().__init__(model, rule, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
         self.decay_or_rank = decay_or_rank
-
-    def make_engine(self, relation):
-        if self.mode == 'rank':
-            return LowRankEngine(dtype=self.trace_dtype, rank=self.value)
-        return factor_engine(self.value, self.normalized, self.trace_dtype, self.bias_correction)
-
-
-def factor_engine(a: float, normalized: bool, dtype=None, bias_correction: bool = False) -> IODimEngine:
-    """The factorised trace with decay ``a``: ``ef = a D ef + c D_f`` with ``c = 1`` (default, exact
-    at the first step) or ``c = 1 - a`` (``normalized=True``, the seed's documented form);
-    ``bias_correction=True`` divides ``ef`` by ``1 - a^n`` after ``n`` steps (braintrace's form
-    together with ``normalized=True``, see :class:`~.bias_corrected.BiasCorrectedIODimEngine`)."""
-    scale = 1.0 - a if normalized else 1.0
-    if bias_correction:
-        from .bias_corrected import BiasCorrectedIODimEngine
-        return BiasCorrectedIODimEngine(dtype=dtype, x_decay=a, f_decay=a, f_scale=scale, f_uses_D=True)
-    return IODimEngine(dtype=dtype, x_decay=a, f_decay=a, f_scale=scale, f_uses_D=True)
-
-
-def check_flag(name: str, value, who: str) -> bool:
-    """A real ``bool`` option (``0``/``'yes'`` refused: they hide typos)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f'{who}: {name} must be True or False, got {value!r} ({type(value).__name__}).')
-    return bool(value)
 
 
 ES_D_RTRL = IODimVjpAlgorithm

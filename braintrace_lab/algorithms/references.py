@@ -25,9 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ..compiler.graph import compile_graph_internal
+from ..compiler.graph import compile_program
 from ..errors import CompilationError
-from .base import EligibilityTrace, ETraceAlgorithm, LearningSignal, _zero_cotangent
+from .base import EligibilityTrace, ETraceAlgorithm, LearningSignal
+from .online_step import zero_cotangent as _zero_cotangent
 from .engines import IODimEngine
 from .step import StepPlan
 
@@ -57,8 +58,8 @@ class RTRL(ETraceAlgorithm):
         raise NotImplementedError
 
     def compile_graph(self, *inputs, **kwargs):
-        compiled = compile_graph_internal(self.model, *inputs, **kwargs)
-        plan = StepPlan(compiled)
+        program = compile_program(self.model, *inputs, **kwargs)
+        plan = StepPlan(program)
         leaves = plan.leaves
         self._tracked = [j for j, n in enumerate(plan.other_ids)
                          if leaves[n].write_pos is not None
@@ -80,7 +81,7 @@ class RTRL(ETraceAlgorithm):
             self._sizes[leaves[n].state_path] += int(np.prod(a.shape, dtype=int))
         self._H = H
         self._plan = plan
-        self.graph = compiled.record
+        self.graph = program.graph
         self._P = P
         self.etrace = EligibilityTrace(self.init_influence(H, P, dtype))
         hidden_avals = [leaves[n].invar.aval for n in plan.hidden_ids]
@@ -109,7 +110,8 @@ class RTRL(ETraceAlgorithm):
         M = traces['influence']
         return g_vec.astype(M.dtype) @ M
 
-    def _build_step(self):
+    def _build_step(self, summed: bool = False, **modes):
+        # no trace engine: every step mode (learner_step.StepMode) runs this same step
         plan = self._plan
         algo = self
         tracked = self._tracked

@@ -61,7 +61,7 @@ class ResettableLearner:
             st.value = jax.tree.map(jnp.zeros_like, st.value)
         for name in ('op_probe', 'op_inputs'):
             if hasattr(self, name):
-                getattr(self, name).value = ()
+                getattr(self, name).value = jax.tree.map(jnp.zeros_like, getattr(self, name).value)
 
     def _rebind_states(self):
         """Point the compiled step at the model's current state objects, and check their shapes.

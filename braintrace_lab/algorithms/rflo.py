@@ -9,13 +9,14 @@ For a leaky rate network ``h^t = (1 - a) h^{t-1} + a (W r^{t-1} + U x^t)``,
 recurrent mixing through ``W``, and sends the output error back through a fixed random
 matrix ``B`` instead of ``R^T``: ``dW_{ij} = sum_t (phi'(h) . (dL/dy B^T))_i P^t_{ij}``.
 That is e-prop's trace (the group's own leak, mixing dropped, no filter) with random
-feedback, so RFLO is that preset; ``feedback='symmetric'`` gives the diagonal-trace
-gradient with the readout's transpose (e-prop's).
+feedback, so RFLO is the preset :func:`~.rules.rflo` (``FullTrace()``, ``RandomFeedback(seed)``, ``'cut'``);
+``feedback='symmetric'`` gives the diagonal-trace gradient with the readout's transpose (e-prop's).
 
 >>> learner = braintrace_lab.compile(model, 'rflo', x0, feedback_seed=3)
 """
 from __future__ import annotations
 
+from .rules import rflo
 from .snn import EProp
 
 __all__ = ['RFLO']
@@ -32,3 +33,7 @@ class RFLO(EProp):
                  trace_dtype=None):
         super().__init__(model, feedback=feedback, kappa=0.0, feedback_seed=feedback_seed, name=name,
                          vjp_method=vjp_method, trace_dtype=trace_dtype)
+
+    @staticmethod
+    def _rule(feedback, kappa, feedback_seed):
+        return rflo(feedback, feedback_seed)

@@ -12,13 +12,14 @@ learner that carries the same two drivers (what ``compile(..., vmap=True)`` retu
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import brainstate
 import jax
 import jax.numpy as jnp
 
 from ..input_data import MultiStepData, SingleStepData
+from .time_driver import scan_time
 
 __all__ = ['SequenceDriverMixin', 'ETraceVmap']
 
@@ -125,12 +126,12 @@ class SequenceDriverMixin:
 
         grad_fn = brainstate.transform.grad(objective, weights, has_aux=True)
 
-        def body(total, x_t):
+        def body(total, x_t, t):
             grads, (loss, aux) = grad_fn(*x_t)
             return jax.tree.map(jnp.add, total, grads), (loss, aux)
 
         init = jax.tree.map(jnp.zeros_like, {k: v.value for k, v in weights.items()})
-        total, (losses, aux) = brainstate.transform.scan(body, init, xs)
+        total, (losses, aux) = scan_time(body, init, xs)      # a step is a window when chunk_size is given
         denom = jnp.maximum(jnp.sum(mask), 1.0)
         if reduction == 'mean':
             total = jax.tree.map(lambda g: g / denom, total)
@@ -155,16 +156,16 @@ class SequenceDriverMixin:
         xs = sequences if chunk is None else _windows(sequences, chunk, length)
         call = self._seq_call
 
-        def body(*slices):
+        def body(carry, slices, t):
             if step_fn is None:
                 if chunk is not None:
                     slices = tuple(MultiStepData(s) for s in slices)
                 out = call(*slices)
             else:
                 out = step_fn(*slices)
-            return out if return_outputs else None
+            return carry, (out if return_outputs else None)
 
-        return brainstate.transform.for_loop(body, *xs)
+        return scan_time(body, None, tuple(xs))[1]
 
 
 class ETraceVmap(SequenceDriverMixin, brainstate.nn.Vmap):

@@ -1,4 +1,7 @@
-"""The SNN online-learning family as thin presets: e-prop, OSTL, OTPE, OTTT, OSTTP.
+"""The SNN online-learning family as thin shells over rule values: e-prop, OSTL, OTPE, OTTT, OSTTP.
+
+Each class checks its options (braintrace's spellings included) and runs the preset of
+:mod:`.rules` they name; OSTTP keeps the target it projects.
 
 Notation per relation (op ``y = f(x, W)`` feeding hidden group ``h`` of ``S``
 states per position): ``xf`` the op input, ``D`` the group transition (mixing
@@ -27,34 +30,29 @@ or a float ``lam`` attribute; where the model has none (a GRU), ``0.5``, OTTT's
 """
 from __future__ import annotations
 
-import functools
-
 import brainstate
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..errors import CompilationError
-from .base import ETraceAlgorithm
-from .engines import IODimEngine, ParamDimEngine, trace_nbytes
-from .presets import check_flag, factor_engine
-from .feedback import FeedbackPlan, FixedRandomFeedback, TargetProjection, build_feedback, output_groups
-from .snn_traces import (PER_STEP_KEY, KappaFilter, PresynapticTrace, ProjectedSignal,
-                         check_unit_interval, group_leak)
+from .engines import trace_nbytes
+from .feedback import FixedRandomFeedback
+from .options import check_flag
+from .presets import OnlineLearner
+from .rules import eprop, osttp, ostl_feedforward, ostl_recurrent, otpe, ottt
+from .snn_traces import FALLBACK_DECAY, check_unit_interval, leak_decays
 
-__all__ = ['EProp', 'OSTLRecurrent', 'OSTLFeedforward', 'OTPE', 'OTTT', 'OSTTP', 'FALLBACK_DECAY']
-
-FALLBACK_DECAY = 0.5
+__all__ = ['EProp', 'OSTLRecurrent', 'OSTLFeedforward', 'OTPE', 'OTTT', 'OSTTP', 'TargetOnlineLearner',
+           'FALLBACK_DECAY']
 
 
 class _DecayMixin:
-    """Per-relation decays: the given float, else the owning neuron's leak, else :data:`FALLBACK_DECAY`."""
+    """``decays``: per relation, the given float, else the owning neuron's leak, else :data:`FALLBACK_DECAY`."""
 
-    def _resolve_decays(self, plan):
-        self.decays = {}
-        for rel in plan.relations:
-            lam = self.decay if self.decay is not None else group_leak(self.model, plan, rel.group)
-            self.decays[rel.key] = float(FALLBACK_DECAY if lam is None else lam)
+    def validate_graph(self, record, plan, **options):
+        super().validate_graph(record, plan, **options)
+        self.decays = leak_decays(self.model, plan, self.decay)
 
 
 def _seed_from_key(key, who):
@@ -84,7 +82,7 @@ def _check_decay(decay, who):
     return None if decay is None else check_unit_interval('decay', decay, who)
 
 
-class EProp(ETraceAlgorithm):
+class EProp(OnlineLearner):
     """e-prop: D-RTRL trace with recurrent mixing left out of ``D``, optional kappa filter, random feedback.
 
     ``e^t = D^t e^{t-1} + Df^t (x) x^t``; ``e_bar^t = kappa e_bar^{t-1} + e^t``
@@ -112,44 +110,27 @@ class EProp(ETraceAlgorithm):
             kappa = kappa_filter_decay
         if random_feedback_key is not None:
             feedback_seed = _seed_from_key(random_feedback_key, who)
-        if isinstance(feedback, str):
-            if feedback not in ('symmetric', 'random'):
-                raise ValueError(f"{who}: feedback={feedback!r}; choose 'symmetric', 'random' or a "
-                                 f'FixedRandomFeedback.')
-        elif not isinstance(feedback, FixedRandomFeedback):
+        if not isinstance(feedback, (str, FixedRandomFeedback)):
             feedback = FixedRandomFeedback(feedback)
         self.kappa = check_unit_interval('kappa', kappa, who)
-        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
+        rule = self._rule(feedback, self.kappa, int(feedback_seed))
+        super().__init__(model, rule, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
         self.feedback = feedback
         self.feedback_seed = int(feedback_seed)
-        self._feedback_ops = {}
 
-    def make_engine(self, relation):
-        inner = ParamDimEngine(dtype=self.trace_dtype)
-        return KappaFilter(inner=inner, kappa=self.kappa) if self.kappa > 0 else inner
-
-    def validate_graph(self, record, plan):
-        self._feedback_ops = {}
-        if not (isinstance(self.feedback, str) and self.feedback == 'symmetric'):
-            self._feedback_ops = build_feedback(plan, self.feedback, self.feedback_seed, type(self).__name__)
-
-    def _build_step(self, summed: bool = False, **kwargs):
-        if not self._feedback_ops:
-            return super()._build_step(summed, **kwargs)
-        real = self._plan
-        self._plan = FeedbackPlan(real, self._feedback_ops)
-        try:
-            return super()._build_step(summed, **kwargs)
-        finally:
-            self._plan = real
+    @staticmethod
+    def _rule(feedback, kappa, feedback_seed):
+        """The rule value of these options (RFLO builds its own)."""
+        return eprop(feedback, kappa, feedback_seed)
 
     @property
     def feedback_matrices(self):
         """``{readout op index: B}`` (empty for symmetric feedback)."""
-        return {k: fb.matrix for k, fb in self._feedback_ops.items()}
+        state = getattr(self.rule_binding, 'signal_state', None) or {}
+        return {k: fb.matrix for k, fb in state.items()}
 
 
-class OSTLRecurrent(ETraceAlgorithm):
+class OSTLRecurrent(OnlineLearner):
     """OSTL for recurrent layers: D-RTRL with the coupled per-position transition.
 
     ``D`` is the per-position block of the full Jacobian: the cut transition plus
@@ -159,13 +140,12 @@ class OSTLRecurrent(ETraceAlgorithm):
     >>> learner = OSTLRecurrent(model)
     """
     display_name = 'OSTL (recurrent)'
-    coupled_transition = True
 
-    def make_engine(self, relation):
-        return ParamDimEngine(dtype=self.trace_dtype)
+    def __init__(self, model, name=None, vjp_method='single-step', trace_dtype=None):
+        super().__init__(model, ostl_recurrent(), name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
 
 
-class OSTLFeedforward(ETraceAlgorithm):
+class OSTLFeedforward(OnlineLearner):
     """OSTL for feed-forward layers: factorised trace, no temporal recursion through other units.
 
     ``ex = a ex + x``; ``ef = a D ef + Df``; gradient ``ex (x) (g . ef)`` (exact one
@@ -185,13 +165,11 @@ class OSTLFeedforward(ETraceAlgorithm):
             decay = _decay_from_decay_or_rank(decay_or_rank)
         self.decay = check_unit_interval('decay', decay, type(self).__name__)
         self.normalized = check_flag('normalized', normalized, type(self).__name__)
-        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
-
-    def make_engine(self, relation):
-        return factor_engine(self.decay, self.normalized, self.trace_dtype)
+        super().__init__(model, ostl_feedforward(self.decay, self.normalized), name=name, vjp_method=vjp_method,
+                         trace_dtype=trace_dtype)
 
 
-class OTPE(_DecayMixin, ETraceAlgorithm):
+class OTPE(_DecayMixin, OnlineLearner):
     """OTPE: online training with postsynaptic estimates.
 
     ``'full'``: ``R = lam R + x (x) Df``, gradient ``g . R`` (a per-weight trace with
@@ -204,25 +182,12 @@ class OTPE(_DecayMixin, ETraceAlgorithm):
 
     def __init__(self, model, mode: str = 'full', decay=None, name=None, vjp_method='single-step',
                  trace_dtype=None):
-        who = type(self).__name__
-        if mode not in ('full', 'approx'):
-            raise ValueError(f"{who}: mode={mode!r}; choose 'full' (R = lam R + x Df, O(B I O)) or 'approx' "
-                             f'(F-OTPE, O(B (I + O))).')
         self.mode = mode
-        self.decay = _check_decay(decay, who)
-        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
-
-    def validate_graph(self, record, plan):
-        self._resolve_decays(plan)
-
-    def make_engine(self, relation):
-        lam = self.decays[relation.key]
-        if self.mode == 'full':
-            return ParamDimEngine(dtype=self.trace_dtype, decay=lam)
-        return IODimEngine(dtype=self.trace_dtype, x_decay=lam, f_decay=lam, f_scale=1.0, f_uses_D=False)
+        self.decay = _check_decay(decay, type(self).__name__)
+        super().__init__(model, otpe(mode, self.decay), name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
 
 
-class OTTT(_DecayMixin, ETraceAlgorithm):
+class OTTT(_DecayMixin, OnlineLearner):
     """OTTT: online training through time with a presynaptic trace.
 
     ``'A'``: ``a = lam a + x``; ``'O'``: ``a = x``; gradient ``sum_t a^t (x) (g^t . Df^t)``.
@@ -235,36 +200,12 @@ class OTTT(_DecayMixin, ETraceAlgorithm):
 
     def __init__(self, model, mode: str = 'A', decay=None, name=None, vjp_method='single-step',
                  trace_dtype=None):
-        who = type(self).__name__
-        if mode not in ('A', 'O'):
-            raise ValueError(f"{who}: mode={mode!r}; choose 'A' (a = lam a + x) or 'O' (a = x).")
         self.mode = mode
-        self.decay = _check_decay(decay, who)
-        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
-
-    def validate_graph(self, record, plan):
-        for rel in plan.relations:
-            g = record.groups[rel.group]
-            if g.num_states > 1:
-                raise CompilationError(
-                    f'OTTT keeps one presynaptic trace and one postsynaptic factor per neuron, but hidden '
-                    f'group {g.name} ({", ".join(g.states)}) has {g.num_states} states per position (an '
-                    f'adaptive neuron such as ALIF), fed by {rel.param!r}. OTTT cannot express it: use '
-                    f'D_RTRL or EProp for this model.')
-        self._resolve_decays(plan)
-
-    def make_engine(self, relation):
-        lam = self.decays[relation.key] if self.mode == 'A' else 0.0
-        return PresynapticTrace(dtype=self.trace_dtype, decay=lam)
-
-    def update(self, *inputs, **kwargs):
-        out = super().update(*inputs, **kwargs)
-        self.etrace.value = {k: {n: v for n, v in tr.items() if n != PER_STEP_KEY}
-                             for k, tr in self.etrace.value.items()}
-        return out
+        self.decay = _check_decay(decay, type(self).__name__)
+        super().__init__(model, ottt(mode, self.decay), name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
 
 
-class OSTTP(ETraceAlgorithm):
+class OSTTP(OnlineLearner):
     """OSTTP: D-RTRL traces driven by a fixed random projection of the target.
 
     For every hidden group that is not itself an output: ``L = y* P`` with a frozen
@@ -285,17 +226,21 @@ class OSTTP(ETraceAlgorithm):
 
     def __init__(self, model, target_shape=None, projection_seed: int = 0, name=None,
                  vjp_method='single-step', trace_dtype=None):
-        super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
-        self.target_shape = None if target_shape is None else tuple(np.atleast_1d(target_shape).astype(int))
+        super().__init__(model, osttp(target_shape, int(projection_seed)), name=name, vjp_method=vjp_method,
+                         trace_dtype=trace_dtype)
+        self._init_target_state()
+
+    def _init_target_state(self):
+        self.target_shape = self.rule.signal.target_shape
         self._given_target_shape = self.target_shape     # None: the model output's shape, set at compile
-        self.projection_seed = int(projection_seed)
+        self.projection_seed = self.rule.signal.seed
         self._target_set = False
         self._paired = False
 
-    def validate_graph(self, record, plan):
+    def validate_graph(self, record, plan, **options):
         self.target_shape = self._given_target_shape
         if not self.target_shape:     # default: y* shaped like the output (one-hot, the readout's width)
-            shapes = [tuple(v.aval.shape) for v in plan.jaxpr.outvars[:plan.n_out]]
+            shapes = [tuple(a.shape) for a in plan.program.output_avals]
             if len(shapes) != 1 or not shapes[0]:
                 raise CompilationError(
                     f'OSTTP projects the target y* onto each hidden layer and takes its shape from the model '
@@ -303,21 +248,10 @@ class OSTTP(ETraceAlgorithm):
                     f'needs exactly one, with a last axis of width n_out). Build it with '
                     f"target_shape=(n_out,), e.g. compile(model, 'osttp', x0, target_shape=(10,)).")
             self.target_shape = shapes[0]
-        outs = output_groups(plan)
-        self._projected = [i for gi, g in enumerate(plan.groups) if gi not in outs for i in g]
-        self.projection = TargetProjection(plan, self.target_shape, self._projected, self.projection_seed,
-                                           type(self).__name__)
-        self._out_groups = outs
-        self._groups = plan.groups
-        self._target_dtype = jnp.dtype(self.trace_dtype or plan.leaves[plan.hidden_ids[0]].invar.aval.dtype)
-
-    def make_engine(self, relation):
-        inner = ParamDimEngine(dtype=self.trace_dtype)
-        if relation.group in self._out_groups:
-            return inner
-        group = self._groups[relation.group]
-        projs = [functools.partial(self.projection.signal, i) for i in group]
-        return ProjectedSignal(inner, projs, self.target_shape, self._target_dtype)
+        super().validate_graph(record, plan, target_shape=self.target_shape, **options)
+        state = self.rule_binding.signal_state          # what the projected target fixed for this graph
+        self.projection, self._projected, self._out_groups = state.projection, list(state.projected), state.out_groups
+        self._target_dtype = state.target_dtype
 
     def compile_graph(self, *inputs, **kwargs):
         graph = super().compile_graph(*inputs, **kwargs)
@@ -396,3 +330,24 @@ class OSTTP(ETraceAlgorithm):
         if by != 'param':
             raise ValueError(f"learning_signals(by={by!r}): choose 'param' or 'hidden'.")
         return {rel.param: jnp.stack([sig[i] for i in plan.groups[rel.group]], -1) for rel in plan.relations}
+
+
+class TargetOnlineLearner(OSTTP):
+    """The generic shell for a rule whose signal needs the target (a ``ProjectedTarget``): OSTTP's
+    ``set_target`` and target-pairing drivers around any trace. ``OnlineLearner(model, rule)`` returns one.
+
+    >>> from braintrace_lab.rules import FactorTrace, ProjectedTarget, Rule
+    >>> rule = Rule('projected F-OTPE', FactorTrace('leak', uses_D=False), ProjectedTarget())
+    >>> learner = OnlineLearner(model, rule)
+    >>> type(learner).__name__
+    'TargetOnlineLearner'
+    """
+    generic = True
+    display_name = OnlineLearner.__dict__['display_name']     # the rule's own name
+
+    def __init__(self, model, rule, name=None, vjp_method='single-step', trace_dtype=None):
+        OnlineLearner.__init__(self, model, rule, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
+        if not getattr(rule.signal, 'needs_target', False):
+            raise TypeError(f'TargetOnlineLearner runs rules whose signal needs the target (ProjectedTarget); '
+                            f'{rule.name!r} has {rule.signal!r}: use OnlineLearner(model, rule).')
+        self._init_target_state()

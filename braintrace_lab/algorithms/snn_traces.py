@@ -31,10 +31,11 @@ import numpy as np
 
 from .engines import TraceEngine, _lead, factor_grads
 
-__all__ = ['KappaFilter', 'PresynapticTrace', 'ProjectedSignal', 'PER_STEP_KEY', 'group_leak',
-           'check_unit_interval']
+__all__ = ['KappaFilter', 'PresynapticTrace', 'ProjectedSignal', 'PER_STEP_KEY', 'group_leak', 'leak_decays',
+           'check_unit_interval', 'FALLBACK_DECAY', 'carried_traces']
 
 PER_STEP_KEY = 'post'
+FALLBACK_DECAY = 0.5      # where the model has no leak (a GRU): OTTT's lambda = 1 - 1/tau with tau = 2
 
 
 def check_unit_interval(name, value, who, closed_low=True):
@@ -114,6 +115,11 @@ class PresynapticTrace(TraceEngine):
             new['one'] = (self.decay * trace['one'] + 1.0).astype(dt)
         return new
 
+    @staticmethod
+    def carried(trace):
+        """The part kept between steps (this step's ``Df`` dropped)."""
+        return {n: v for n, v in trace.items() if n != PER_STEP_KEY}
+
     def grads(self, trace, rule, operands, g):
         sig = jnp.sum(trace[PER_STEP_KEY] * g, axis=-1)       # (..., O): dL/dy of the op
         if rule.family == 'elementwise':
@@ -142,6 +148,10 @@ class ProjectedSignal:
     def update(self, trace, rule, operands, D, Df):
         return {'trace': self.inner.update(trace['trace'], rule, operands, D, Df), 'target': trace['target']}
 
+    def carried(self, trace):
+        keep = getattr(self.inner, 'carried', None)
+        return trace if keep is None else {**trace, 'trace': keep(trace['trace'])}
+
     def signal(self, target, g):
         parts = [g[..., s] if proj is None else proj(target, g[..., s])
                  for s, proj in enumerate(self.projections)]
@@ -151,6 +161,26 @@ class ProjectedSignal:
         # the projection acts on the state's own layout (a conv's output may be channels first)
         sig = self.signal(trace['target'], rule.from_canonical(g, 1))
         return self.inner.grads(trace['trace'], rule, operands, rule.canonical(sig, 1))
+
+
+def carried_traces(plan, traces):
+    """The traces kept between steps: each engine with a ``carried`` method drops its per-step parts."""
+    out = dict(traces)
+    for rel in plan.relations:
+        keep = getattr(rel.engine, 'carried', None)
+        if keep is not None:
+            out[rel.key] = keep(out[rel.key])
+    return out
+
+
+def leak_decays(model, plan, decay=None) -> dict:
+    """``{relation key: decay}``: ``decay`` when given, else the leak of the neuron that owns the relation's
+    hidden group (:func:`group_leak`), else :data:`FALLBACK_DECAY`."""
+    out = {}
+    for rel in plan.relations:
+        lam = decay if decay is not None else group_leak(model, plan, rel.group)
+        out[rel.key] = float(FALLBACK_DECAY if lam is None else lam)
+    return out
 
 
 def _owner(model, state):

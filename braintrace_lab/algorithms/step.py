@@ -1,35 +1,34 @@
 """The functional step behind every learner: run, cut and differentiate one model step.
 
-Given a compiled graph, :class:`StepPlan` evaluates the model step as a pure
+Given a compiled program, :class:`StepPlan` evaluates the model step as a pure
 function of ``(param leaves, hidden leaves, other state leaves, input leaves)``
 and provides the pieces the rules need: the forward values and op operands, the
 per-position transition ``D`` of each hidden group (op outputs held fixed, so
 recurrent mixing through trainable ops is left out) and ``Df = dh/dy`` of each
 relation, both by forward-mode JVPs with all-ones tangents, which are exact
 when the cut transition is position-diagonal (the compiler checks the structure).
+It analyses nothing itself: every index and structural fact comes from the program.
 """
 from __future__ import annotations
 
 import dataclasses
-import functools
-import operator
-from typing import Dict, List, Sequence, Tuple
+from typing import List
 
 import jax
 import jax.numpy as jnp
-from jax.extend.core import Literal
 
-from ..compiler.analysis import propagate_bits
-from ..compiler.graph import CompiledGraph
 from ..compiler.interpreter import evaluate
-from .coupled import input_is_positionwise, matmul_self_term
+from ..compiler.program import Program
+from .coupled import matmul_self_term
 from .op_rules import OpRule, rule_for
 
-__all__ = ['StepPlan', 'RelationPlan']
+__all__ = ['StepPlan', 'RelationPlan', 'input_is_positionwise']
 
 
 @dataclasses.dataclass
 class RelationPlan:
+    """A relation of the program with the engine attached: ``key`` is the text ``'param@opK->gN'``
+    traces are indexed by (``relation_key`` the typed form)."""
     key: str
     param: str
     op: int
@@ -37,46 +36,50 @@ class RelationPlan:
     rule: OpRule
     x_shape: tuple
     engine: object = None
+    relation_key: object = None
+
+
+def input_is_positionwise(program: Program, op_index: int) -> bool:
+    """Whether op ``op_index``'s input is built from the state without mixing positions."""
+    return op_index in program.positionwise_inputs
 
 
 class StepPlan:
-    """Index bookkeeping and pure step functions for one compiled graph."""
+    """Pure step functions over one compiled :class:`~braintrace_lab.compiler.program.Program`.
 
-    def __init__(self, compiled: CompiledGraph):
-        self.compiled = compiled
-        cap, an = compiled.capture, compiled.analysis
-        self.cap = cap
-        self.jaxpr = cap.jaxpr.jaxpr
-        self.consts = cap.jaxpr.consts
-        self.n_args = cap.n_arg_leaves
-        self.n_out = cap.n_out_leaves
-        self.leaves = an.leaves
-        self.param_ids = [n for n, lf in enumerate(an.leaves) if lf.kind == 'param']
-        self.hidden_ids = list(an.hidden)
-        self.other_ids = [n for n, lf in enumerate(an.leaves) if lf.kind == 'other']
-        self.n_write = sum(t.num_leaves for t in cap.write_trees)
-        self.hidden_write_pos = [an.leaves[n].write_pos for n in self.hidden_ids]
-        self.groups = [[self.hidden_ids.index(n) for n in g] for g in an.groups]
-        self.ops = an.ops
-        self.relations: List[RelationPlan] = []
-        for op in an.ops:
-            if all(p is None for p in op.weight_params):
-                continue
-            for gi in op.groups:
-                rule = rule_for(op.eqn)
-                x_shape = tuple(op.eqn.invars[0].aval.shape) if op.spec.n_inputs else ()
-                param = self.leaves[next(p for p in op.weight_params if p is not None)].state_path
-                self.relations.append(RelationPlan(f'{param}@op{op.index}->g{gi}', param, op.index, gi,
-                                                   rule, x_shape))
+    Every index and derived fact is read from the program; the attributes below are
+    copies of its fields, under the names the rules use (``relations`` carry the engines).
+    """
+
+    def __init__(self, program: Program):
+        if not isinstance(program, Program):
+            raise TypeError(f'StepPlan needs the Program that compile_program(model, x0) returns, got '
+                            f'{type(program).__name__}.')
+        self.program = program
+        self.cap = program.capture
+        self.jaxpr = program.jaxpr
+        self.consts = program.consts
+        self.n_args = program.n_args
+        self.n_out = program.n_out
+        self.leaves = program.leaves
+        self.param_ids = list(program.param_ids)
+        self.hidden_ids = list(program.hidden_ids)
+        self.other_ids = list(program.other_ids)
+        self.n_write = sum(t.num_leaves for t in self.cap.write_trees)
+        self.hidden_write_pos = list(program.hidden_write_pos)
+        self.groups = [list(g) for g in program.groups]
+        self.ops = program.ops
+        eqns = {op.index: op.eqn for op in program.ops}
+        self.relations: List[RelationPlan] = [
+            RelationPlan(str(r.key), r.param, r.op, r.group, rule_for(eqns[r.op]), r.x_shape,
+                         relation_key=r.key) for r in program.relations]
         self.rel_ops = sorted({r.op for r in self.relations})
-        pidx = {n: i for i, n in enumerate(self.param_ids)}
-        self.param_pos = pidx
-        self.direct_weights = all(
-            d or p is None for op in an.ops if op.index in self.rel_ops
-            for d, p in zip(op.weight_direct, op.weight_params))
-        self.immediate_params = [pidx[n] for n, (st, _) in an.param_status.items() if st == 'immediate_only']
-        self.hidden_outvar_index = {an.leaves[n].outvar: i for i, n in enumerate(self.hidden_ids)}
-        self.mixing_groups = tuple(an.mixing_groups)
+        self.param_pos = {n: i for i, n in enumerate(self.param_ids)}
+        self.direct_weights = program.direct_weights
+        self.immediate_params = list(program.immediate_params)
+        self.hidden_outvar_index = {v: i for i, v in enumerate(program.hidden_outvars)}
+        self.mixing_groups = tuple(program.mixing_groups)
+        self.feeding_groups = tuple(program.feeding_groups)
 
     # ---------------------------------------------------------------- values
     def read_state_leaves(self):
@@ -155,30 +158,6 @@ class StepPlan:
             outs = tuple(a + (b - sg(b)) for a, b in zip(outs, extra))
         return outs, (tuple(writes), record)
 
-    def group_outvar_bits(self):
-        """``{new-value variable: bit of its hidden group}`` for every hidden group."""
-        seeds = {}
-        for gi, g in enumerate(self.groups):
-            for i in g:
-                v = self.leaves[self.hidden_ids[i]].outvar
-                if v is not None and not isinstance(v, Literal):
-                    seeds[v] = seeds.get(v, 0) | (1 << gi)
-        return seeds
-
-    @property
-    def feeding_groups(self):
-        """Groups whose new value reaches another group's new value within one step (through an op)."""
-        if not hasattr(self, '_feeding'):
-            invars = set(self.jaxpr.invars)
-            seeds = {v: b for v, b in self.group_outvar_bits().items() if v not in invars}
-            bits = propagate_bits(self.jaxpr, seeds, lambda eqn, k, in_bits: functools.reduce(
-                operator.or_, in_bits, 0))
-            found = set()
-            for v, own in seeds.items():
-                found |= {gi for gi in range(len(self.groups)) if (bits.get(v, 0) & ~own) >> gi & 1}
-            self._feeding = tuple(sorted(found))
-        return self._feeding
-
     def transition_derivatives(self, p, h, o, args, record, coupled: bool = False):
         """``D`` per group ``(*varshape, S, S)`` and ``Df`` per relation ``(*varshape, S)``.
 
@@ -235,7 +214,7 @@ class StepPlan:
         op = next(op for op in self.ops if op.index == r.op)
         weight = record[r.op][0][op.spec.n_inputs] if op.spec.n_inputs else None
         if (op.spec.kind == 'matmul' and not op.spec.batch_axes and weight is not None and weight.ndim == 2
-                and input_is_positionwise(self.jaxpr, op.eqn)):
+                and input_is_positionwise(self.program, op.index)):
             def op_input(hh):
                 rec = {}
                 self.run(p, hh, o, args, op_override=ys_all, op_record=rec)

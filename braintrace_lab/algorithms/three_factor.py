@@ -40,6 +40,7 @@ from jax.flatten_util import ravel_pytree
 
 from .driver import _sequence_length, _step_loss
 from .references import RTRL
+from .time_driver import scan_time
 
 __all__ = ['ThreeFactor']
 
@@ -181,12 +182,9 @@ class ThreeFactor(RTRL):
 
     def sequence_grads(self, params, xs, step_loss, per_step: bool = False):
         """``(grads, losses, outputs)`` over ``xs (T, ...)``: the reward of step ``t`` is ``-step_loss(y^t, t)``."""
-        T = int(jax.tree.leaves(xs)[0].shape[0])
         zero = {k: jax.tree.map(jnp.zeros_like, v.value) for k, v in params.items()}
 
-        def body(acc, t):
-            x = jax.tree.map(lambda a: a[t], xs)
-
+        def body(acc, x, t):
             def objective():
                 out = self(x)
                 loss = step_loss(out, t)
@@ -197,7 +195,7 @@ class ThreeFactor(RTRL):
                 return acc, (grads, loss, out)
             return jax.tree.map(jnp.add, acc, grads), (loss, out)
 
-        acc, ys = brainstate.transform.scan(body, zero, jnp.arange(T))
+        acc, ys = scan_time(body, zero, xs)
         if per_step:
             grads, losses, outs = ys
             return dict(grads), losses, outs

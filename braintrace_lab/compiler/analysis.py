@@ -19,19 +19,19 @@ import dataclasses
 from typing import Dict, List, Optional, Tuple
 
 import brainstate
-import numpy as np
-from jax.extend.core import Literal
 
 from ..errors import CompilationError
 from ..ops._primitive import etp_op_p
 from .capture import StepCapture
+from .derived import bits_of as _bits_of, mixing_groups, or_bits, propagate_bits
 from .reverse_mode import check_reverse_mode
 
-__all__ = ['LeafInfo', 'OpInfo', 'Analysis', 'analyse', 'propagate_bits']
+__all__ = ['LeafInfo', 'OpInfo', 'Analysis', 'analyse']
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class LeafInfo:
+    """One array leaf of a state the step reads (``invar``) and perhaps writes (``outvar``)."""
     state_index: int
     leaf_index: int
     path: str             # dotted state path, plus '.key' for dict leaves
@@ -41,9 +41,15 @@ class LeafInfo:
     outvar: object = None  # jaxpr outvar of its new value (written states only)
     write_pos: Optional[int] = None  # index into the written-state leaves
 
+    @property
+    def aval(self):
+        """Shape and dtype of the leaf (``aval.shape``, ``aval.dtype``)."""
+        return self.invar.aval
 
-@dataclasses.dataclass
+
+@dataclasses.dataclass(frozen=True)
 class OpInfo:
+    """One ETP op of the step; ``eqn`` is kept for the op rules (they read its operands)."""
     index: int
     eqn: object
     spec: object
@@ -54,6 +60,19 @@ class OpInfo:
     reaches_output: bool = False
     shape_mismatch: Tuple[int, ...] = ()
     into_ops: Tuple[int, ...] = ()             # traced ops whose input it feeds (weight through weight)
+
+    @property
+    def kind(self) -> str:
+        return self.spec.root().kind
+
+    @property
+    def input_avals(self) -> tuple:
+        """Avals of the op's operands (inputs, then weights, then the rest)."""
+        return tuple(v.aval for v in self.eqn.invars)
+
+    @property
+    def output_avals(self) -> tuple:
+        return tuple(v.aval for v in self.eqn.outvars)
 
 
 @dataclasses.dataclass
@@ -67,79 +86,11 @@ class Analysis:
     mixing_primitives: Dict[int, Tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
 
-# primitives that act position by position (and size-preserving reshapes)
-ELEMENTWISE = frozenset('''
-    abs add sub mul div neg max min exp exp2 log log1p expm1 tanh logistic sin cos tan sqrt rsqrt cbrt
-    pow integer_pow square sign floor ceil round clamp erf erfc erf_inv is_finite select_n
-    convert_element_type copy copy_p stop_gradient eq ne lt le gt ge and or not xor nextafter
-    custom_jvp_call custom_vjp_call custom_vjp_call_jaxpr heaviside_surrogate_gradient
-    reshape squeeze expand_dims real imag atan2 rem
-'''.split())
-
-
-def _mixing_groups(jaxpr, cut, hidden_outvars, group_bits):
-    """Groups whose op-cut transition passes a primitive that is not position-wise.
-
-    Walks backwards from the hidden outputs (stopping at ETP ops, which are cut)
-    and inspects every equation that consumes a previous hidden value on the way.
-    """
-    reaches = set(v for v in hidden_outvars if not isinstance(v, Literal))
-    found: Dict[int, set] = {}
-    for eqn in reversed(jaxpr.eqns):
-        if eqn.primitive is etp_op_p or not any(v in reaches for v in eqn.outvars):
-            continue
-        in_bits = 0
-        for v in eqn.invars:
-            if not isinstance(v, Literal):
-                reaches.add(v)
-                in_bits |= cut.get(v, 0)
-        if not in_bits:
-            continue
-        name = eqn.primitive.name
-        elementwise = name in ELEMENTWISE
-        if name == 'broadcast_in_dim':
-            src = eqn.invars[0]
-            elementwise = isinstance(src, Literal) or not cut.get(src, 0) or \
-                int(np.prod(src.aval.shape)) == int(np.prod(eqn.outvars[0].aval.shape))
-        if not elementwise:
-            for gi, bits in group_bits.items():
-                if in_bits & bits:
-                    found.setdefault(gi, set()).add(name)
-    return {gi: tuple(sorted(names)) for gi, names in found.items()}
-
-
 def _leaf_key_names(tree, value):
     import jax
     paths = [jax.tree_util.keystr(p, simple=True, separator='.') for p, _ in
              jax.tree_util.tree_flatten_with_path(value)[0]]
     return paths
-
-
-def propagate_bits(jaxpr, seeds: Dict[object, int], etp_rule):
-    """Forward bit-set propagation; ``etp_rule(eqn, k, in_bits) -> out_bits`` for ETP ops.
-
-    ``seeds`` may name input variables (their starting bits) and equation outputs (bits
-    added to whatever the equation produces).
-    """
-    invars = set(jaxpr.invars)
-    bits = {v: b for v, b in seeds.items() if v in invars}
-    k = 0
-    for eqn in jaxpr.eqns:
-        in_bits = [0 if isinstance(v, Literal) else bits.get(v, 0) for v in eqn.invars]
-        if eqn.primitive is etp_op_p:
-            out = etp_rule(eqn, k, in_bits)
-            k += 1
-        else:
-            out = 0
-            for b in in_bits:
-                out |= b
-        for v in eqn.outvars:
-            bits[v] = out | seeds.get(v, 0)
-    return bits
-
-
-def _bits_of(bits, v):
-    return 0 if isinstance(v, Literal) else bits.get(v, 0)
 
 
 def analyse(cap: StepCapture, names: Dict[int, str], strict: bool = False) -> Analysis:
@@ -194,9 +145,7 @@ def analyse(cap: StepCapture, names: Dict[int, str], strict: bool = False) -> An
     # ---- pass 1: cut at ETP ops (hidden bits, op bits)
     seeds = {leaves[n].invar: 1 << b for b, n in enumerate(hidden)}
     n_h = len(hidden)
-    n_ops = sum(1 for e in jaxpr.eqns if e.primitive is etp_op_p)
     cut = propagate_bits(jaxpr, seeds, lambda eqn, k, ib: 1 << (n_h + k))
-    op_mask = ((1 << n_ops) - 1) << n_h
 
     # union-find over hidden leaves
     parent = list(range(n_h))
@@ -233,18 +182,18 @@ def analyse(cap: StepCapture, names: Dict[int, str], strict: bool = False) -> An
             group_of[n] = gi
 
     # ---- pass 2: op bits through everything
-    through = propagate_bits(jaxpr, {}, lambda eqn, k, ib: _or(ib) | (1 << k))
+    through = propagate_bits(jaxpr, {}, lambda eqn, k, ib: or_bits(ib) | (1 << k))
     # ---- pass 3: parameter bits, not through ETP weight operands; pass 4: through everything
     pseeds = {leaves[n].invar: 1 << b for b, n in enumerate(params)}
 
     def plain_rule(eqn, k, ib):
         n_in = eqn.params['spec'].n_inputs
-        out = _or(ib[:n_in])
+        out = or_bits(ib[:n_in])
         n_w = eqn.params['spec'].n_weights
-        return out | _or(ib[n_in + n_w:])
+        return out | or_bits(ib[n_in + n_w:])
 
     plain = propagate_bits(jaxpr, pseeds, plain_rule)
-    full = propagate_bits(jaxpr, pseeds, lambda eqn, k, ib: _or(ib))
+    full = propagate_bits(jaxpr, pseeds, lambda eqn, k, ib: or_bits(ib))
     param_bit = {n: b for b, n in enumerate(params)}
 
     out_vars = jaxpr.outvars[:cap.n_out_leaves]
@@ -287,10 +236,11 @@ def analyse(cap: StepCapture, names: Dict[int, str], strict: bool = False) -> An
         k += 1
 
     # ---- weight through weight: the traced ops whose inputs carry such an op's output
-    for op in ops:
+    for i, op in enumerate(ops):
         if op.reaches_hidden_through_ops:
-            op.into_ops = tuple(o.index for o in ops if o is not op and o.groups and
-                                any(_bits_of(through, v) >> op.index & 1 for v in o.eqn.invars))
+            ops[i] = dataclasses.replace(op, into_ops=tuple(
+                o.index for o in ops if o is not op and o.groups and
+                any(_bits_of(through, v) >> op.index & 1 for v in o.eqn.invars)))
 
     # ---- parameter status
     status: Dict[int, Tuple[str, str]] = {}
@@ -331,12 +281,6 @@ def analyse(cap: StepCapture, names: Dict[int, str], strict: bool = False) -> An
         else:
             status[n] = ('unused', 'not used by the step: its gradient is zero')
     group_bits = {gi: sum(1 << hidden.index(n) for n in g) for gi, g in enumerate(groups)}
-    mixing = _mixing_groups(jaxpr, cut, [leaves[n].outvar for n in hidden], group_bits)
+    mixing = mixing_groups(jaxpr, cut, [leaves[n].outvar for n in hidden], group_bits)
     return Analysis(leaves, hidden, groups, ops, status, tuple(sorted(mixing)), mixing)
 
-
-def _or(bits):
-    out = 0
-    for b in bits:
-        out |= b
-    return out

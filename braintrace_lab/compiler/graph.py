@@ -1,29 +1,21 @@
-"""``compile_etrace_graph``: trace one step of a model and describe how it learns online."""
+"""``compile_program`` and ``compile_etrace_graph``: trace one step of a model and describe how it
+learns online (the :class:`~.program.Program` for the engine, its :class:`ETraceGraph` for users)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, List
 
+import brainstate
 import jax
 
+from ..errors import NotSupportedError
 from ..input_data import one_step_example
 from .analysis import Analysis, analyse
 from .capture import StepCapture, capture_step, state_path_names
+from .program import Program, build_program
 from .records import Diagnostic, ETraceGraph, HiddenGroup, OpRecord, ParamRecord, Relation
 
-__all__ = ['compile_etrace_graph', 'CompiledGraph', 'find_hidden_groups_from_module',
+__all__ = ['compile_program', 'compile_etrace_graph', 'find_hidden_groups_from_module',
            'find_hidden_param_op_relations_from_module']
-
-
-@dataclasses.dataclass
-class CompiledGraph:
-    """The record plus what the engine needs to run it (the capture and the analysis)."""
-    record: ETraceGraph
-    capture: StepCapture
-    analysis: Analysis
-
-    def group_name(self, gi: int) -> str:
-        return self.record.groups[gi].name
 
 
 def _shape(v):
@@ -98,7 +90,6 @@ COMPILER_OPTIONS = {
 def split_compiler_options(kwargs):
     """Take braintrace's compiler options out of ``kwargs`` (the rest are model inputs); refuse
     a value this compiler cannot honour instead of passing it to the model."""
-    from ..errors import NotSupportedError
     rest = dict(kwargs)
     for name, (default, any_value) in COMPILER_OPTIONS.items():
         if name not in rest:
@@ -112,10 +103,13 @@ def split_compiler_options(kwargs):
     return rest
 
 
-def compile_graph_internal(model, *inputs, strict: bool = False, **kwargs) -> CompiledGraph:
-    """The record, capture and analysis of one step; ``strict=True`` refuses weights that reach a
-    hidden state through plain JAX operations (otherwise they get the one-step gradient)."""
-    import brainstate
+def compile_program(model, *inputs, strict: bool = False, **kwargs) -> Program:
+    """Trace ``model(*inputs, **kwargs)`` once and return its compiled :class:`~.program.Program`.
+
+    ``strict=True`` refuses weights that reach a hidden state through plain JAX operations
+    (otherwise they get the one-step gradient); braintrace's compiler options are accepted
+    where they can be honoured, the other keywords are model inputs.
+    """
     if not isinstance(strict, bool):
         raise TypeError(f'strict must be True or False, got {strict!r}.')
     kwargs = split_compiler_options(kwargs)
@@ -130,7 +124,10 @@ def compile_graph_internal(model, *inputs, strict: bool = False, **kwargs) -> Co
                    for st in model.states(brainstate.ParamState).values() if id(st) not in seen)
     if unused:
         record = dataclasses.replace(record, params=record.params + unused)
-    return CompiledGraph(record, cap, an)
+    return build_program(cap, an, record)
+
+
+compile_graph_internal = compile_program     # the former name, kept for code written against it
 
 
 def compile_etrace_graph(model, *inputs, **kwargs) -> ETraceGraph:
@@ -145,7 +142,7 @@ def compile_etrace_graph(model, *inputs, **kwargs) -> ETraceGraph:
     >>> graph = compile_etrace_graph(model, x0)
     >>> print(graph.explain())
     """
-    return compile_graph_internal(model, *inputs, **kwargs).record
+    return compile_program(model, *inputs, **kwargs).graph
 
 
 def find_hidden_groups_from_module(model, *inputs, **options):

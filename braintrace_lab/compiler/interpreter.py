@@ -9,7 +9,7 @@ learning signal ``dL/dh^t``).
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional
 
 import jax
 from jax.extend.core import Literal

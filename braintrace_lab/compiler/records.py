@@ -2,9 +2,56 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Optional, Tuple
 
-__all__ = ['HiddenGroup', 'OpRecord', 'Relation', 'ParamRecord', 'Diagnostic', 'ETraceGraph']
+__all__ = ['RelationKey', 'HiddenGroup', 'OpRecord', 'Relation', 'ParamRecord', 'Diagnostic', 'ETraceGraph']
+
+_KEY = re.compile(r'^(?P<param>[^@]+?)(?:@op(?P<op>\d+))?->g(?P<group>\d+)$')
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class RelationKey:
+    """The typed name of a relation ``param -> op -> hidden group``.
+
+    ``str(key)`` is the text traces are indexed by, ``'param@opK->gN'`` (``'param->gN'``
+    when no op is named); :meth:`parse` reads it back.
+
+    >>> str(RelationKey('cell.W', 0, 1))
+    'cell.W@op0->g1'
+    >>> RelationKey.parse('cell.W@op0->g1').group
+    1
+    """
+    param: str
+    op: Optional[int]
+    group: int
+
+    def __str__(self) -> str:
+        if self.op is None:
+            return f'{self.param}->g{self.group}'
+        return f'{self.param}@op{self.op}->g{self.group}'
+
+    @property
+    def group_name(self) -> str:
+        return f'g{self.group}'
+
+    @classmethod
+    def parse(cls, text: str) -> 'RelationKey':
+        """The key written as ``'param@opK->gN'`` (or ``'param->gN'``)."""
+        m = _KEY.match(str(text))
+        if m is None:
+            raise ValueError(f'{text!r} is not a relation key; relation keys read \'param@opK->gN\', for '
+                             f'example \'cell.W@op0->g0\' (see learner.graph.relations for the valid ones).')
+        op = m.group('op')
+        return cls(m.group('param'), None if op is None else int(op), int(m.group('group')))
+
+    @classmethod
+    def param_of(cls, text: str) -> str:
+        """The parameter named by a trace key: a relation key's ``param``, any other key as it is."""
+        try:
+            return cls.parse(text).param
+        except ValueError:
+            return str(text)
 
 
 def _shape(s):
@@ -72,8 +119,12 @@ class Relation:
     op_kind: str
 
     @property
+    def typed_key(self) -> RelationKey:
+        return RelationKey(self.param, self.op, int(self.group[1:]))
+
+    @property
     def key(self) -> str:
-        return f'{self.param}->{self.group}' if self.op is None else f'{self.param}@op{self.op}->{self.group}'
+        return str(self.typed_key)
 
     def to_dict(self):
         return {'key': self.key, 'op': self.op, 'param': self.param, 'group': self.group,

@@ -143,14 +143,18 @@ class DevicePlan:
         for st in states:
             st.value = self._map(self._put, st.value, id(st) in split)
 
-    def tracing(self, fn):
-        """``fn`` traced with the engine's batch sums as reductions XLA can split (see
-        :func:`~braintrace_lab.algorithms.engines.batch_partitioned`)."""
-        from ..algorithms.engines import batch_partitioned
+    def tracing(self, fn, learner=None):
+        """``fn`` traced with ``learner``'s steps in their batch-partitioned mode: the engine's batch sums
+        as reductions XLA can split (``learner.stepping(partitioned=True)``, see
+        :class:`~braintrace_lab.algorithms.engines.EngineMode`); a learner without online steps
+        (BPTT) or none: ``fn`` as it is."""
+        stepping = getattr(learner, 'stepping', None)
+        if stepping is None:
+            return fn
 
         @functools.wraps(fn)
         def traced(*args, **kwargs):
-            with batch_partitioned():
+            with stepping(partitioned=True):
                 return fn(*args, **kwargs)
         return traced
 
@@ -177,7 +181,7 @@ class _OneDevice:
     def constrain(self, states):
         return None
 
-    def tracing(self, fn):
+    def tracing(self, fn, learner=None):
         return fn
 
     def __repr__(self):

@@ -18,6 +18,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..algorithms.chunked import run_chunked
+from ..algorithms.time_driver import scan_time
 from ..rules_table import lookup, rule_key
 
 __all__ = ['BPTT', 'ModelFactory', 'fixture_model', 'LearnerFactory', 'make_learner',
@@ -43,7 +45,9 @@ class BPTT:
 
     :math:`\\nabla_\\theta \\sum_t L^t` by reverse mode through a scan over the sequence.
     It keeps no eligibility trace; ``trace_memory()`` reports the hidden states it must
-    store for the backward pass (``T`` copies).
+    store for the backward pass: ``sequence_length`` copies (``T``, the length of the
+    sequences it learns from; :func:`sequence_grads` and the lab's trainer set it, and
+    ``None`` counts one copy).
 
     >>> learner = BPTT(model); learner.compile_graph(x0)
     """
@@ -56,7 +60,7 @@ class BPTT:
         self.model = model
         self.graph = None
         self.input_shape = None
-        self._T = None
+        self.sequence_length: Optional[int] = None
 
     @property
     def is_compiled(self) -> bool:
@@ -80,7 +84,7 @@ class BPTT:
         step = sum(int(np.size(x)) * np.dtype(x.dtype).itemsize
                    for st in self.model.states(brainstate.HiddenState).values()
                    for x in jax.tree.leaves(getattr(st.value, 'mantissa', st.value)))
-        return {'(activations)': step * (self._T or 1)}
+        return {'(activations)': step * (self.sequence_length or 1)}
 
     def __repr__(self):
         return f'BPTT(model={type(self.model).__name__}, {"compiled" if self.is_compiled else "not compiled"})'
@@ -119,7 +123,7 @@ def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = Fa
     import jax.numpy as jnp
     T = int(np.shape(xs)[0])
     if isinstance(learner, BPTT):
-        learner._T = T
+        learner.sequence_length = T
         model = learner.model
 
         def total():
@@ -145,12 +149,11 @@ def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = Fa
         if per_step:
             raise ValueError('sequence_grads: chunk=K sums the gradient over the sequence; it cannot be '
                              'combined with per_step=True.')
-        from ..algorithms.chunked import run_chunked
 
         def observe(out, lrn):
             return getattr(out, 'mantissa', out), _signal_sq(lrn, rel_params)
 
-        grads, losses, (outs, sig) = run_chunked(learner, xs, step_loss, dict(params), chunk, T, _PROBE,
+        grads, losses, (outs, sig) = run_chunked(learner, xs, step_loss, dict(params), chunk, _PROBE,
                                                  observe=observe)
         return grads, losses, outs, {p: v.sum() for p, v in sig.items()}
 
@@ -159,11 +162,11 @@ def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = Fa
     zero = _zeros_like_params(params)
     sig0 = {p: jnp.zeros((), jnp.float32) for p in rel_params}
 
-    def body(carry, t):
+    def body(carry, x, t):
         acc, sig = carry
 
         def step():
-            out = learner(xs[t])
+            out = learner(x)
             loss = step_loss(out, t)
             return loss, (loss, getattr(out, 'mantissa', out))
 
@@ -176,9 +179,9 @@ def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = Fa
         return (jax.tree.map(jnp.add, acc, dict(grads)), sig), (loss, out)
 
     if per_step:
-        (_, sig), (losses, outs, per) = brainstate.transform.scan(body, (zero, sig0), jnp.arange(T))
+        (_, sig), (losses, outs, per) = scan_time(body, (zero, sig0), xs)
         return per, losses, outs, sig
-    (grads, sig), (losses, outs) = brainstate.transform.scan(body, (zero, sig0), jnp.arange(T))
+    (grads, sig), (losses, outs) = scan_time(body, (zero, sig0), xs)
     return grads, losses, outs, sig
 
 

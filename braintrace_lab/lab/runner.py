@@ -117,7 +117,7 @@ class Trainer:
             if check_liveness:
                 check_trainer_liveness(self, first)
             if isinstance(learner, BPTT):
-                learner._T = first.T
+                learner.sequence_length = first.T
             self.record.trace_memory = {k: int(v) for k, v in learner.trace_memory().items()}
             self.devices.place(self._all_states, self._reset_states)
         self._callbacks = _Callbacks(on_step, callbacks, self.record)
@@ -169,7 +169,7 @@ class Trainer:
             stats = jnp.stack([jnp.asarray(loss, jnp.float32), jnp.asarray(acc, jnp.float32), ok.astype(jnp.float32)])
             return stats, finite, extras               # one transfer per step; ``finite`` read only on failure
 
-        return brainstate.transform.jit(self.devices.tracing(fn))      # batch sums XLA can split over devices
+        return brainstate.transform.jit(self.devices.tracing(fn, self.learner))   # sums XLA splits over devices
 
     def _make_oracle_fn(self):
         import brainstate

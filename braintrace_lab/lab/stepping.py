@@ -14,6 +14,7 @@ import warnings
 import weakref
 from typing import Optional
 
+from ..compiler.records import RelationKey
 from ..rules_table import for_class
 from .faults import check_learning_rate
 from .learners import BPTT
@@ -76,7 +77,7 @@ def _env(provider=None):
 def _compiled_batch_size(learner):
     plan = getattr(learner, '_plan', None)
     if plan is not None:
-        shape = plan.jaxpr.invars[0].aval.shape
+        shape = plan.program.input_avals[0].shape
         return int(shape[0]) if shape else None
     if isinstance(learner, BPTT) and learner.input_shape:
         return int(learner.input_shape[0])
@@ -94,7 +95,7 @@ def trace_sq_by_param(traces: dict) -> dict:
     """``{param: sum of squares of its traces}`` from ``{'param@opK->gN': trace}`` (jax)."""
     out = {}
     for key, tr in traces.items():
-        p = key.split('@', 1)[0].split('->', 1)[0]
+        p = RelationKey.param_of(key)
         out[p] = out.get(p, 0.0) + _sq(tr)
     return out
 

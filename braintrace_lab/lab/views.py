@@ -20,6 +20,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from ..compiler.records import RelationKey
+
 __all__ = ['graph_view_model', 'exactness_regimes', 'recurrent_input_ops', 'trace_heatmap',
            'downsample', 'heatmap_payload', 'learner_algorithm']
 
@@ -33,28 +35,15 @@ def learner_algorithm(learner) -> str:
 def recurrent_input_ops(learner) -> Optional[set]:
     """Indices of ETP ops whose input depends on a hidden state of the same step (recurrent mixing).
 
-    A dependency walk over the learner's traced step: every variable computed from a
-    hidden state's previous value is tainted; an op whose input operand is tainted
-    mixes positions through its weight, which no diagonal trace captures. ``None``
-    when the learner has no traced step to inspect.
+    The compiler marks every op whose input operand is computed from a hidden state's
+    previous value: such an op mixes positions through its weight, which no diagonal
+    trace captures. ``None`` when the learner has no compiled step to inspect.
     """
     plan = getattr(learner, '_plan', None)
-    if plan is None:
+    program = getattr(plan, 'program', None)
+    if program is None:
         return None
-    try:
-        from jax.extend.core import Literal
-        tainted = {plan.leaves[n].invar for n in plan.hidden_ids}
-        for eqn in plan.jaxpr.eqns:
-            if any(not isinstance(v, Literal) and v in tainted for v in eqn.invars):
-                tainted.update(eqn.outvars)
-        out = set()
-        for op in plan.ops:
-            n_in = op.spec.n_inputs
-            if any(not isinstance(v, Literal) and v in tainted for v in op.eqn.invars[:n_in]):
-                out.add(op.index)
-        return out
-    except Exception:
-        return None
+    return set(program.recurrent_input_ops)
 
 
 _RULE = {'d_rtrl': 'D-RTRL', 'pp_prop': 'pp_prop (ES-D-RTRL)', 'bptt': 'BPTT'}
@@ -263,7 +252,7 @@ def heatmap_payload(traces: dict, max_size: int = 64, op_kinds: Optional[dict] =
     for key in sorted(traces):
         h = downsample(trace_heatmap(traces[key], op_kinds.get(key, '')), max_size)
         vmax = float(np.max(h)) if h.size else 0.0
-        panels.append({'key': key, 'param': key.split('@', 1)[0], 'rows': int(h.shape[0]),
+        panels.append({'key': key, 'param': RelationKey.param_of(key), 'rows': int(h.shape[0]),
                        'cols': int(h.shape[1]), 'offset': offset, 'vmax': vmax if np.isfinite(vmax) else 0.0})
         chunks.append(h.tobytes())
         offset += h.size

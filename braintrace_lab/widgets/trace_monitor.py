@@ -22,6 +22,7 @@ import anywidget
 import numpy as np
 import traitlets
 
+from ..compiler.records import RelationKey
 from ..lab import figures
 from ..lab.views import heatmap_payload
 from ._assets import css, esm
@@ -32,9 +33,14 @@ __all__ = ['TraceMonitor']
 
 
 def _relation_title(key: str) -> str:
-    """``'w@op0->g0'`` -> ``'w: op0 → g0'``."""
-    param, _, rest = key.partition('@')
-    return f'{param}: {rest.replace("->", " → ")}' if rest else key
+    """``'w@op0->g0'`` -> ``'w: op0 → g0'`` (a key that names no relation is shown as it is)."""
+    try:
+        rel = RelationKey.parse(key)
+    except ValueError:
+        return key
+    if rel.op is None:
+        return f'{rel.param}: {rel.group_name}'
+    return f'{rel.param}: op{rel.op} → {rel.group_name}'
 
 
 class TraceMonitor(StaticImage, SafeView, anywidget.AnyWidget):
@@ -126,7 +132,7 @@ class TraceMonitor(StaticImage, SafeView, anywidget.AnyWidget):
         import jax
         out = {}
         for key, tr in (self.learner.eligibility_traces() if self.learner is not None else {}).items():
-            p = key.split('@', 1)[0]
+            p = RelationKey.param_of(key)
             sq = sum(float(np.sum(np.square(np.asarray(getattr(x, 'mantissa', x), np.float64))))
                      for x in jax.tree.leaves(tr))
             out[p] = math.sqrt(out.get(p, 0.0) ** 2 + sq)

@@ -109,3 +109,27 @@ def test_chunked_sum_on_the_other_gated_cells(cell, n_deferred):
         assert len(chunked.deferrable(learner, learner.model.states(brainstate.ParamState))) == n_deferred
         for chunk in (3, 5):
             assert worst_error(grads(chunk)[0], ref) < 1e-5
+
+
+def test_chunked_driver_runs_under_jit_with_a_deferred_reset_gate():
+    """The deferred reset gate's probe keeps one structure from compile on, so a jitted
+    ``etrace_grad(chunk=K)`` traces (it used to fail: the probe changed from () to a tuple)
+    and gives the eager driver's gradients."""
+    import brainstate
+    import jax
+    fx = get_fixture('gru')
+    xs, ys = fx.data()
+
+    def learner():
+        lr = bl.pp_prop(fx.build(), decay_or_rank=0.8)
+        lr.compile_graph(xs[0])
+        return lr
+
+    eager, eager_losses = learner().etrace_grad(xs, ys, mse_loss, chunk=4)
+    jitted_learner = learner()
+    assert any(item.immediate for item in chunked.deferrable(
+        jitted_learner, jitted_learner.model.states(brainstate.ParamState)))
+    got, losses = brainstate.transform.jit(lambda a, b: jitted_learner.etrace_grad(a, b, mse_loss, chunk=4))(xs, ys)
+    assert worst_error(got, eager) < 1e-6
+    assert float(jnp.max(jnp.abs(losses - eager_losses))) < 1e-6
+    assert jax.tree.structure(got) == jax.tree.structure(eager)
