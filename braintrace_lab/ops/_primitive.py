@@ -82,16 +82,24 @@ def _is_int(x) -> bool:
 
 
 def _jvp(primals, tangents, *, spec):
+    """Forward-mode rule: differentiate ``spec.compute`` in the operands that carry a tangent only.
+
+    Symbolic-zero tangents (``ad.Zero``: an operand the caller does not differentiate,
+    such as the weights in a JVP in the states) and integer operands are closed over
+    as constants, so no zero tangent is built and no product with it is computed.
+    """
     out = etp_op_p.bind(*primals, spec=spec)
-    dense = []
-    for p, t in zip(primals, tangents):
-        if _is_int(p):
-            dense.append(np.zeros(np.shape(p), dtype=jax.dtypes.float0))
-        elif type(t) is ad.Zero:
-            dense.append(jnp.zeros(np.shape(p), jnp.result_type(p)))
-        else:
-            dense.append(t)
-    _, t_out = jax.jvp(spec.compute, tuple(primals), tuple(dense))
+    live = [i for i, (p, t) in enumerate(zip(primals, tangents)) if type(t) is not ad.Zero and not _is_int(p)]
+    if not live:
+        return out, ad.Zero(jax.typeof(out).to_tangent_aval())
+
+    def of_live(*values):
+        operands = list(primals)
+        for i, v in zip(live, values):
+            operands[i] = v
+        return spec.compute(*operands)
+
+    _, t_out = jax.jvp(of_live, tuple(primals[i] for i in live), tuple(tangents[i] for i in live))
     return out, t_out
 
 
