@@ -32,6 +32,18 @@ def x64_module():
         yield
 
 
+@pytest.fixture(scope='module', autouse=True)
+def _release_compiled_code():
+    """Drop JAX's compiled executables after each test module.
+
+    Every XLA CPU executable keeps a few memory mappings; the whole suite compiles
+    thousands of steps, enough to reach the kernel's per-process mapping limit
+    (``vm.max_map_count``, 65530 by default) and fail with 'Cannot allocate memory'.
+    """
+    yield
+    jax.clear_caches()
+
+
 @pytest.fixture(scope='session')
 def dms():
     """Delayed match-to-sample: T=8 steps, 4 inputs, 2 classes (label read at the last step)."""
