@@ -127,8 +127,6 @@ def compile_program(model, *inputs, strict: bool = False, **kwargs) -> Program:
     return build_program(cap, an, record)
 
 
-compile_graph_internal = compile_program     # the former name, kept for code written against it
-
 
 def compile_etrace_graph(model, *inputs, **kwargs) -> ETraceGraph:
     """Trace one step ``model(*inputs)`` and return its eligibility-trace graph record.

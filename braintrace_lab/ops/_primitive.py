@@ -8,7 +8,7 @@ knows how to compute the op and how the op's weights shape an eligibility trace.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -112,11 +112,9 @@ def _batch(args, dims, *, spec):
     """
     n_in = spec.n_inputs
     args = list(args)
-    in_batched = False
     for i in range(n_in):
         if dims[i] is not None:
             args[i] = jnp.moveaxis(args[i], dims[i], 0)
-            in_batched = True
     rest_batched = any(d is not None for d in dims[n_in:])
     if not rest_batched:
         size = next(a.shape[0] for a, d in zip(args, dims) if d is not None)
