@@ -18,7 +18,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tutorials/nbval_sanitize.cfg tutorials
 	$(MAKE) --no-print-directory site
-	$(BIN)/python -m pytest -q -p no:nbval tests
+	$(BIN)/python -m pytest -q -p no:nbval --durations=25 tests
 	$(BIN)/python tutorials/strip_outputs.py --check
 
 ## the course site in build/site (open build/site/index.html): executes the tutorials that have

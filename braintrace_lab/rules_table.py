@@ -34,6 +34,7 @@ import dataclasses
 from typing import Any, Dict, List, Optional, Tuple
 
 from .algorithms.options import REQUIRED, option_defaults
+from .algorithms.preset_learner import preset_learner
 from .algorithms.references import BPTT
 
 __all__ = ['register_algorithm', 'algorithm_names', 'rule_key', 'rule_table', 'lookup', 'find', 'for_class',
@@ -67,7 +68,15 @@ def rule_key(name: str) -> str:
 
 def register_algorithm(cls, *names):
     """Make ``cls`` reachable from :func:`~braintrace_lab.compile`, the lab and the command line under each
-    (case-insensitive) name; the first name of a class is its canonical name, the others its aliases."""
+    (case-insensitive) name; the first name of a class is its canonical name, the others its aliases.
+
+    ``cls`` is a learner class, or a preset function returning a :class:`~.algorithms.rule.Rule`
+    (wrapped by :func:`~.algorithms.preset_learner.preset_learner`; its parameters become the
+    rule's options). Returns what was registered."""
+    if not names:
+        raise TypeError('register_algorithm(cls_or_preset, name, *aliases) needs at least one name.')
+    if not isinstance(cls, type):
+        cls = preset_learner(cls)
     for n in names:
         _REGISTRY[rule_key(n)] = cls
     return cls

@@ -29,8 +29,6 @@ stand-in for the influence matrix ``ds^t/dtheta``.
 """
 from __future__ import annotations
 
-import numbers
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,7 +36,9 @@ import numpy as np
 from ..compiler.graph import compile_program
 from .base import ETraceAlgorithm
 from .engines import ParamDimEngine
+from .influence_traces import check_n
 from .references import RTRL
+from .rules import snap, uoro
 from .step import StepPlan
 
 __all__ = ['SnAp', 'UORO', 'snap_pattern']
@@ -65,13 +65,6 @@ def ostl_equals_snap1(plan) -> bool:
             and not others_written)
 
 
-def _check_n(n, who):
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f'{who}: n={n!r} must be an integer >= 1 (SnAp-1 keeps the immediate influence, each '
-                         f'further step of the recurrence one more ring of units).')
-    return int(n)
-
-
 class SnAp(RTRL):
     """SnAp-n: the influence matrix kept on the units reachable within ``n`` steps (see module doc).
 
@@ -85,12 +78,8 @@ class SnAp(RTRL):
 
     def __init__(self, model, n: int = 1, max_entries: float = 5e7, pattern_seed: int = 0, engine: str = 'auto',
                  name=None, vjp_method='single-step', trace_dtype=None):
-        self.n = _check_n(n, 'SnAp')
-        self.pattern_seed = int(pattern_seed)
-        if engine not in ('auto', 'dense'):
-            raise ValueError(f"SnAp: engine={engine!r} must be 'auto' (SnAp-1 on the OSTL-recurrent engine where "
-                             f"the two are equal) or 'dense' (the masked influence matrix).")
-        self.engine = engine
+        self.rule = snap(n, engine, pattern_seed, max_entries)       # checks the options
+        self.n, self.pattern_seed, self.engine = self.rule.trace.n, self.rule.trace.pattern_seed, engine
         self.on_ostl = False
         self._pattern = None
         super().__init__(model, max_entries=max_entries, name=name, vjp_method=vjp_method,
@@ -174,12 +163,13 @@ def _join(leaves, dtype):
 
 
 class SeededInfluence(RTRL):
-    """Base of the random influence estimates (UORO, KF-RTRL): a ``seed`` for their random signs, no size limit."""
+    """Base of the random influence estimates (UORO, KF-RTRL): a ``seed`` for their random signs, no size limit;
+    ``preset`` is the rule's preset function (it checks the seed)."""
+    preset = None
 
     def __init__(self, model, seed: int = 0, name=None, vjp_method='single-step', trace_dtype=None):
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f'{self.display_name}: seed must be an int, got {seed!r}.')
-        self.seed = int(seed)
+        self.rule = type(self).preset(seed)
+        self.seed = self.rule.trace.seed
         super().__init__(model, max_entries=float('inf'), name=name, vjp_method=vjp_method,
                          trace_dtype=trace_dtype)
 
@@ -193,6 +183,7 @@ class UORO(SeededInfluence):
     >>> learner = UORO(model, seed=0); learner.compile_graph(x0)
     """
     display_name = 'UORO'
+    preset = staticmethod(uoro)
     tree_influence = True     # the step works on the weights and states themselves, no flat copies
 
     def init_influence(self, H, P, dtype):

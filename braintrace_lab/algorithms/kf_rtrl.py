@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .influence import SeededInfluence
+from .rules import kf_rtrl
 
 __all__ = ['KFRTRL']
 
@@ -43,6 +44,7 @@ class KFRTRL(SeededInfluence):
     >>> learner = KFRTRL(model, seed=0); learner.compile_graph(x0)
     """
     display_name = 'KF-RTRL'
+    preset = staticmethod(kf_rtrl)
 
     def _layout(self):
         """``[(offset, shape)]`` of every parameter leaf in the flat parameter vector."""

@@ -7,21 +7,35 @@ options (:mod:`.rules`) and keep only what is stateful.
 from __future__ import annotations
 
 from .base import ETraceAlgorithm
-from .options import check_decay_or_rank, check_flag
+from .options import check_decay_or_rank, check_flag, check_options
 from .rule import Rule, factor_engine
 from .rule_driven import from_rule
 from .rules import d_rtrl, es_d_rtrl
 from .snn_traces import carried_traces
 
-__all__ = ['OnlineLearner', 'ParamDimVjpAlgorithm', 'D_RTRL', 'IODimVjpAlgorithm', 'ES_D_RTRL', 'pp_prop',
+__all__ = ['OnlineLearner', 'RedirectingMeta', 'ParamDimVjpAlgorithm', 'D_RTRL', 'IODimVjpAlgorithm', 'ES_D_RTRL', 'pp_prop',
            'check_decay_or_rank', 'factor_engine', 'check_flag']
 
 
-class OnlineLearner(ETraceAlgorithm):
+class RedirectingMeta(type(ETraceAlgorithm)):
+    """Calling a class that defines a ``redirect`` staticmethod in its own body first asks it for the learner to
+    build (``OnlineLearner(model, rule)`` hands an influence trace to RTRL's family, a target signal to OSTTP's
+    shell); subclasses that do not define one are built as usual."""
+
+    def __call__(cls, *args, **kwargs):
+        redirect = vars(cls).get('redirect')
+        if redirect is not None:
+            check_options(cls, kwargs)          # a misspelt option is named before anything is built
+        learner = None if redirect is None else redirect.__func__(*args, **kwargs)
+        return learner if learner is not None else super().__call__(*args, **kwargs)
+
+
+class OnlineLearner(ETraceAlgorithm, metaclass=RedirectingMeta):
     """Any :class:`~.rule.Rule` value as a learner: the trace, signal and transition it names, one step per call.
 
     A rule whose signal needs the target at each step (a :class:`~.rule.ProjectedTarget`)
-    gets OSTTP's shell, with ``set_target``. The seed's classes are subclasses that build
+    gets OSTTP's shell, with ``set_target``; a rule of the RTRL family (an influence trace of
+    :mod:`.influence_traces`, transition ``'full'``) gets its trace's learner (RTRL, SnAp, UORO, ...). The seed's classes are subclasses that build
     their rule from their options.
 
     >>> from braintrace_lab.rules import Presynaptic, RandomFeedback
@@ -31,12 +45,17 @@ class OnlineLearner(ETraceAlgorithm):
     display_name = from_rule(lambda rule: rule.name, 'online rule')
     generic = True        # set in the body of a class that runs any rule (not inherited by the named shells)
 
-    def __new__(cls, *args, **kwargs):
-        rule = kwargs.get('rule', args[1] if len(args) > 1 else None)
-        if cls is OnlineLearner and getattr(getattr(rule, 'signal', None), 'needs_target', False):
+    @staticmethod
+    def redirect(model=None, rule=None, *rest, **implementation):
+        """The learner that runs ``rule`` when this shell is not it (``None``: this shell)."""
+        implementation.update(zip(('name', 'vjp_method', 'trace_dtype'), rest))
+        if getattr(getattr(rule, 'trace', None), 'whole_network', False):
+            # the RTRL family: one influence trace for the whole network, run by that trace's own learner
+            return rule.trace.learner(model, rule, **implementation)
+        if getattr(getattr(rule, 'signal', None), 'needs_target', False):
             from .snn import TargetOnlineLearner       # the stateful shell for a target-driven signal
-            cls = TargetOnlineLearner
-        return super().__new__(cls, *args, **kwargs)
+            return TargetOnlineLearner(model, rule, **implementation)
+        return None
 
     def __init__(self, model, rule: Rule, name=None, vjp_method='single-step', trace_dtype=None):
         if not isinstance(rule, Rule):

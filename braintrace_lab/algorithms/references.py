@@ -30,6 +30,7 @@ from ..errors import CompilationError
 from .base import EligibilityTrace, ETraceAlgorithm, LearningSignal
 from .online_step import zero_cotangent as _zero_cotangent
 from .engines import IODimEngine
+from .rules import rtrl
 from .step import StepPlan
 
 __all__ = ['RTRL', 'TBPTT', 'BPTT']
@@ -51,6 +52,8 @@ class RTRL(ETraceAlgorithm):
     tree_influence = False    # True: the hooks take per-leaf tuples (influence_update_tree / influence_grad_tree)
 
     def __init__(self, model, max_entries: float = 5e7, name=None, vjp_method='single-step', trace_dtype=None):
+        if self.rule is None:                 # a subclass sets its own rule value before calling this
+            self.rule = rtrl(max_entries)
         super().__init__(model, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
         self.max_entries = max_entries
 

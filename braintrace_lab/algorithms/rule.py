@@ -11,8 +11,10 @@ frozen, hashable choice on each:
 * a **signal** component says what the trace is contracted with: :class:`Backprop`
   (``dL/dh`` through the readout), :class:`RandomFeedback` (the readout's transpose
   replaced by a frozen ``B``, e-prop / RFLO) or :class:`ProjectedTarget` (``y* P``, OSTTP);
-* a **transition**: ``'cut'`` (``D`` leaves recurrent mixing through ops out) or
-  ``'coupled'`` (``D`` includes each position's self term through ops, OSTL).
+* a **transition**: ``'cut'`` (``D`` leaves recurrent mixing through ops out),
+  ``'coupled'`` (``D`` includes each position's self term through ops, OSTL) or ``'full'``
+  (the whole step Jacobian, for the RTRL family's influence traces of :mod:`.influence_traces`:
+  exact RTRL, SnAp-n, UORO, KF-RTRL, node perturbation with a reward signal).
 
 Decays are a float, or ``'leak'``: the leak of the neuron that owns the hidden group
 (:func:`~.snn_traces.leak_decays`). A rule is bound to a compiled graph by
@@ -43,7 +45,7 @@ __all__ = ['Rule', 'RuleBinding', 'TraceComponent', 'SignalComponent', 'FullTrac
            'Presynaptic', 'Backprop', 'RandomFeedback', 'ProjectedTarget', 'TRANSITIONS', 'feedback_signal',
            'factor_engine']
 
-TRANSITIONS = ('cut', 'coupled')
+TRANSITIONS = ('cut', 'coupled', 'full')
 Decay = Union[None, float, str]
 
 
@@ -89,6 +91,17 @@ class _Component:
 class TraceComponent(_Component):
     """What a relation keeps between steps: subclasses build the engine of one relation."""
     per_step_parts = False     # True: its engines keep this step's factor in the trace for one step only
+    whole_network = False      # True: one trace for the whole network, run by its own learner (the RTRL family)
+
+    def check_rule(self, rule) -> None:
+        """Raise ``ValueError`` when ``rule``'s signal or transition does not go with this trace."""
+        if rule.transition == 'full':
+            raise ValueError(f"Rule {rule.name!r}: transition='full' carries the whole step Jacobian, which only an "
+                             f"influence trace keeps (ExactInfluence(), SparseInfluence(n), RankOneInfluence()); "
+                             f"{type(self).__name__} takes 'cut' or 'coupled'.")
+        if not rule.signal.per_relation:
+            raise ValueError(f'Rule {rule.name!r}: the signal {rule.signal!r} is a scalar reward, which goes with '
+                             f'NodePerturbation(), not with {type(self).__name__}.')
 
     def check_graph(self, record, plan, who: str) -> None:
         """Raise :class:`CompilationError` when this trace cannot express the compiled graph."""
@@ -100,6 +113,7 @@ class TraceComponent(_Component):
 class SignalComponent(_Component):
     """What the trace is contracted with: may wrap the plan, each engine, or map ``dL/dh``."""
     needs_target = False      # True: the learner must be given the target at each step (OSTTP)
+    per_relation = True       # False: a scalar signal for the whole network (a reward)
 
     def prepare(self, plan, dtype, who: str, **options):
         """Per-graph state (matrices drawn for this graph); ``None`` when there is none."""
@@ -296,7 +310,9 @@ class Rule:
                             f'RandomFeedback(seed=0), ProjectedTarget(target_shape=(n_out,))), got {self.signal!r}.')
         if self.transition not in TRANSITIONS:
             raise ValueError(f"Rule {self.name!r}: transition={self.transition!r}; choose 'cut' (recurrent "
-                             f"mixing left out of D) or 'coupled' (D includes each position's self term).")
+                             f"mixing left out of D), 'coupled' (D includes each position's self term) or 'full' "
+                             f"(the whole step Jacobian, with an influence trace).")
+        self.trace.check_rule(self)
 
     @property
     def coupled(self) -> bool:

@@ -5,8 +5,9 @@
 (:meth:`validate_graph`: the rule checks the graph, resolves its decays and draws its
 signal's matrices), then builds each relation's engine from it (:meth:`make_engine`),
 steps on the plan its signal wraps (:meth:`plan_for_step`, e-prop's random feedback) and
-takes ``coupled_transition`` from its transition. A learner without a rule (the
-influence-matrix rules) overrides these hooks itself.
+takes ``coupled_transition`` from its transition. The RTRL family's learners hold a
+rule too (an influence trace, :mod:`.influence_traces`) but step their own influence
+matrix: they override these hooks.
 """
 from __future__ import annotations
 

@@ -3,7 +3,9 @@
 Each preset chooses a trace, a learning signal and a transition; a learner runs it with
 ``OnlineLearner(model, rule)`` or ``braintrace_lab.compile(model, rule, x0)``, and the
 seed's classes (``D_RTRL``, ``pp_prop``, ``EProp``, ...) build these same values from
-their options. Compose a rule without a name from the same parts:
+their options. The RTRL family's presets (:func:`rtrl`, :func:`snap`, :func:`uoro`, :func:`kf_rtrl`,
+:func:`three_factor`) hold an influence trace of :mod:`.influence_traces` with the
+``'full'`` transition. Compose a rule without a name from the same parts:
 
 >>> eprop(feedback='random', kappa=0.9)
 Rule('e-prop', trace=FullTrace(decay=None, kappa=0.9), signal=RandomFeedback(seed=0, matrix=None), transition='cut')
@@ -11,13 +13,17 @@ Rule('e-prop', trace=FullTrace(decay=None, kappa=0.9), signal=RandomFeedback(see
 """
 from __future__ import annotations
 
+from .influence_traces import (ExactInfluence, InfluenceTrace, KroneckerInfluence, NodePerturbation, RankOneInfluence,
+                               Reward, SparseInfluence)
 from .options import check_decay_or_rank, check_flag
 from .rule import (Backprop, FactorTrace, FullTrace, LowRankTrace, Presynaptic, ProjectedTarget, RandomFeedback,
                    Rule, RuleBinding, SignalComponent, TraceComponent, feedback_signal)
 
 __all__ = ['d_rtrl', 'es_d_rtrl', 'eprop', 'ostl_recurrent', 'ostl_feedforward', 'otpe', 'ottt', 'osttp', 'rflo',
+           'rtrl', 'snap', 'uoro', 'kf_rtrl', 'three_factor',
            'Rule', 'RuleBinding', 'TraceComponent', 'SignalComponent', 'FullTrace', 'FactorTrace', 'LowRankTrace',
-           'Presynaptic', 'Backprop', 'RandomFeedback', 'ProjectedTarget']
+           'Presynaptic', 'Backprop', 'RandomFeedback', 'ProjectedTarget', 'InfluenceTrace', 'ExactInfluence',
+           'SparseInfluence', 'RankOneInfluence', 'KroneckerInfluence', 'NodePerturbation', 'Reward']
 
 
 def d_rtrl() -> Rule:
@@ -80,3 +86,31 @@ def osttp(target_shape=None, projection_seed: int = 0) -> Rule:
 def rflo(feedback='random', feedback_seed: int = 0) -> Rule:
     """RFLO (Murray 2019): e-prop's local trace with the output error sent back through a fixed random ``B``."""
     return Rule('RFLO', FullTrace(), feedback_signal(feedback, feedback_seed, 'RFLO'), 'cut')
+
+
+# ------------------------------------------------------------------ the RTRL family (transition 'full')
+def rtrl(max_entries: float = 5e7) -> Rule:
+    """Exact RTRL: the whole influence matrix through the full step Jacobian (equal to BPTT)."""
+    return Rule('exact RTRL', ExactInfluence(max_entries), Backprop(), 'full')
+
+
+def snap(n: int = 1, engine: str = 'auto', pattern_seed: int = 0, max_entries: float = 5e7) -> Rule:
+    """SnAp-n: the influence entries of units reachable within ``n`` steps (exact RTRL at the diameter)."""
+    return Rule('SnAp-n', SparseInfluence(n, engine, pattern_seed, max_entries), Backprop(), 'full')
+
+
+def uoro(seed: int = 0) -> Rule:
+    """UORO: an unbiased random rank-one estimate of the influence matrix."""
+    return Rule('UORO', RankOneInfluence(seed), Backprop(), 'full')
+
+
+def kf_rtrl(seed: int = 0) -> Rule:
+    """KF-RTRL: each weight matrix's influence as an unbiased random Kronecker product."""
+    return Rule('KF-RTRL', KroneckerInfluence(seed), Backprop(), 'full')
+
+
+def three_factor(sigma: float = 0.05, baseline_decay: float = 0.9, trace_decay: float = 1.0,
+                 baseline_steps: int = 1024, seed: int = 0) -> Rule:
+    """Three-factor: a node-perturbation trace times the reward minus a running-average baseline."""
+    return Rule('three-factor (reward-modulated)', NodePerturbation(sigma, trace_decay, seed),
+                Reward(baseline_decay, baseline_steps), 'full')

@@ -31,8 +31,6 @@ The reward needs the loss, so the rule is driven through :meth:`ThreeFactor.etra
 """
 from __future__ import annotations
 
-import numbers
-
 import brainstate
 import jax
 import jax.numpy as jnp
@@ -40,17 +38,10 @@ from jax.flatten_util import ravel_pytree
 
 from .driver import _sequence_length, _step_loss
 from .references import RTRL
+from .rules import three_factor
 from .time_driver import scan_time
 
 __all__ = ['ThreeFactor']
-
-
-def _positive(value, name, upper=None):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value > 0
-    if not ok or (upper is not None and value > upper):
-        bound = f' and <= {upper}' if upper is not None else ''
-        raise ValueError(f'ThreeFactor: {name}={value!r} must be a number > 0{bound}.')
-    return float(value)
 
 
 class ThreeFactor(RTRL):
@@ -67,19 +58,10 @@ class ThreeFactor(RTRL):
 
     def __init__(self, model, sigma: float = 0.05, baseline_decay: float = 0.9, trace_decay: float = 1.0,
                  baseline_steps: int = 1024, seed: int = 0, name=None, vjp_method='single-step', trace_dtype=None):
-        self.sigma = _positive(sigma, 'sigma')
-        if not isinstance(baseline_decay, numbers.Real) or isinstance(baseline_decay, bool) \
-                or not 0 <= baseline_decay < 1:
-            raise ValueError(f'ThreeFactor: baseline_decay={baseline_decay!r} must be in [0, 1) (0: the baseline '
-                             f'is the last reward of that step; 0.9: a running average over about 10 visits).')
-        self.baseline_decay = float(baseline_decay)
-        self.trace_decay = _positive(trace_decay, 'trace_decay', upper=1.0)
-        if isinstance(baseline_steps, bool) or not isinstance(baseline_steps, numbers.Integral) or baseline_steps < 1:
-            raise ValueError(f'ThreeFactor: baseline_steps={baseline_steps!r} must be an int >= 1.')
-        self.baseline_steps = int(baseline_steps)
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f'ThreeFactor: seed must be an int, got {seed!r}.')
-        self.seed = int(seed)
+        self.rule = three_factor(sigma, baseline_decay, trace_decay, baseline_steps, seed)     # checks the options
+        trace, signal = self.rule.trace, self.rule.signal
+        self.sigma, self.trace_decay, self.seed = trace.sigma, trace.trace_decay, trace.seed
+        self.baseline_decay, self.baseline_steps = signal.baseline_decay, signal.baseline_steps
         super().__init__(model, max_entries=float('inf'), name=name, vjp_method=vjp_method,
                          trace_dtype=trace_dtype)
 
