@@ -36,7 +36,6 @@ import numpy as np
 from ..compiler.graph import compile_program
 from .base import ETraceAlgorithm
 from .engines import ParamDimEngine
-from .influence_traces import check_n
 from .references import RTRL
 from .rules import snap, uoro
 from .step import StepPlan

@@ -2,6 +2,7 @@
 import brainstate
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import braintrace_lab as bl
 from braintrace_lab.models import get_fixture, mse_loss
@@ -37,3 +38,23 @@ def assert_matches_bptt(fx, algo_cls, seed, T, windows=(None, 3), tol=1e-5):
             grads, _, learner = online_grads(fx, algo_cls, xs, ys, window=window)
             assert worst_error(grads, ref) < tol, (fx.name, window)
     return learner
+
+
+def as_np(x):
+    """A gradient leaf as float64 NumPy (a brainunit quantity's mantissa)."""
+    return np.asarray(getattr(x, 'mantissa', x), dtype=np.float64)
+
+
+def flat(grads):
+    """Every leaf of a gradient tree, raveled end to end."""
+    return np.concatenate([np.ravel(as_np(x)) for x in jax.tree.leaves(grads)])
+
+
+def sequence_grads(fx, make, T=5, seed=3):
+    """``etrace_grad`` of the learner ``make(model)`` on fixture ``fx``'s data; returns ``(grads, learner)``."""
+    with fx.context():
+        xs, ys = fx.data(T=T, seed=seed)
+        learner = make(fx.build())
+        learner.compile_graph(xs[0])
+        grads, _ = learner.etrace_grad(xs, ys, mse_loss)
+    return grads, learner

@@ -15,29 +15,17 @@ from braintrace_lab.algorithms import OnlineLearner
 from braintrace_lab.algorithms.influence import UORO, SnAp
 from braintrace_lab.algorithms.kf_rtrl import KFRTRL
 from braintrace_lab.algorithms.three_factor import ThreeFactor
-from braintrace_lab.models import get_fixture, mse_loss
+from braintrace_lab.models import get_fixture
 from braintrace_lab.oracle import relative_error
 from braintrace_lab.rules import (Backprop, ExactInfluence, FullTrace, KroneckerInfluence, NodePerturbation,
                                   RandomFeedback, RankOneInfluence, Reward, Rule, SparseInfluence, eprop, kf_rtrl,
                                   rtrl, snap, three_factor, uoro)
 from braintrace_lab.rules_table import _REGISTRY, lookup, register_algorithm, rule_key, rule_table
 
-
-def _np(x):
-    return np.asarray(getattr(x, 'mantissa', x), dtype=np.float64)
+from engine_testutils import as_np, flat, sequence_grads
 
 
-def _flat(grads):
-    return np.concatenate([np.ravel(_np(x)) for x in jax.tree.leaves(grads)])
-
-
-def _grads(fx, make, T=5, seed=3):
-    with fx.context():
-        xs, ys = fx.data(T=T, seed=seed)
-        learner = make(fx.build())
-        learner.compile_graph(xs[0])
-        grads, _ = learner.etrace_grad(xs, ys, mse_loss)
-    return grads, learner
+_np, _flat, _grads = as_np, flat, sequence_grads
 
 
 SHELLS = [

@@ -26,24 +26,10 @@ from braintrace_lab.rules import (Backprop, FactorTrace, FullTrace, LowRankTrace
                                   RandomFeedback, Rule, TraceComponent, d_rtrl, eprop, es_d_rtrl, osttp,
                                   ostl_feedforward, ostl_recurrent, otpe, ottt, rflo)
 
-from engine_testutils import worst_error
+from engine_testutils import as_np, flat, sequence_grads, worst_error
 
 
-def _np(x):
-    return np.asarray(getattr(x, 'mantissa', x), dtype=np.float64)
-
-
-def _flat(grads):
-    return np.concatenate([np.ravel(_np(x)) for x in jax.tree.leaves(grads)])
-
-
-def _grads(fx, make, T=5, seed=3):
-    with fx.context():
-        xs, ys = fx.data(T=T, seed=seed)
-        learner = make(fx.build())
-        learner.compile_graph(xs[0])
-        grads, _ = learner.etrace_grad(xs, ys, mse_loss)
-    return grads, learner
+_np, _flat, _grads = as_np, flat, sequence_grads
 
 
 # ------------------------------------------------------------------ each shell runs its preset
