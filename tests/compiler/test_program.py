@@ -4,18 +4,16 @@ import dataclasses
 import json
 import pathlib
 
-import brainpy
 import brainstate
-import braintools
 import jax.numpy as jnp
 import pytest
 import saiunit as u
 
 import braintrace_lab as bl
-import braintrace_lab.nn as nn
 from braintrace_lab.algorithms.step import StepPlan
 from braintrace_lab.compiler import Program, RelationKey, compile_program
 from braintrace_lab.models import get_fixture
+from braintrace_lab.models.seed_snn import LiveSNN
 
 PACKAGE = pathlib.Path(bl.__file__).resolve().parent
 
@@ -35,26 +33,10 @@ def _op_of(program, param):
     return found[0]
 
 
-class SpikingLeakyReadout(brainstate.nn.Module):
-    """LIF spikes read by a leaky rate readout: the readout's state is a second hidden group."""
-
-    def __init__(self, n_in=3, n_rec=6, n_out=2):
-        super().__init__()
-        self.r = nn.Linear(n_in + n_rec, n_rec, w_init=braintools.init.KaimingNormal(unit=u.mA),
-                           b_init=braintools.init.ZeroInit(unit=u.mA))
-        self.lif = brainpy.state.LIF(n_rec, tau=20. * u.ms, R=1. * u.ohm, V_th=1. * u.mV, V_reset=0. * u.mV,
-                                     V_rest=0. * u.mV, spk_fun=braintools.surrogate.ReluGrad(), spk_reset='soft')
-        self.out = nn.LeakyRateReadout(n_rec, n_out, tau=20. * u.ms, w_init=braintools.init.KaimingNormal())
-
-    def update(self, x):
-        cur = self.r(jnp.concatenate([x, self.lif.get_spike()], axis=-1))
-        return self.lif(cur) >> self.out
-
-
 def _snn_program():
     brainstate.random.seed(0)
     with brainstate.environ.context(dt=1. * u.ms):
-        model = SpikingLeakyReadout()
+        model = LiveSNN(3, 6, 2)        # LIF spikes read by a leaky rate readout: two hidden groups
         brainstate.nn.init_all_states(model, batch_size=2)
         return compile_program(model, jnp.ones((2, 3)))
 
@@ -167,11 +149,12 @@ def test_spikes_read_by_a_leaky_readout_feed_the_readout_group():
     assert len(program.groups) == 2
     group_of = {program.leaves[program.hidden_ids[i]].state_path: gi
                 for gi, g in enumerate(program.groups) for i in g}
-    lif, out = group_of['lif.V'], group_of['out.r']
+    lif, out = group_of['neuron.V'], group_of['readout.r']
     assert program.feeding_groups == (lif,)        # the spikes reach the readout's new value in one step
     assert program.output_groups == (out,)         # the readout's state is the model output
-    assert program.readout_ops == (_op_of(program, 'out.weight'),)
-    assert [str(r.key) for r in program.relations] == [f'r.weight@op0->g{lif}', f'out.weight@op1->g{out}']
+    assert program.readout_ops == (_op_of(program, 'readout.weight'),)
+    assert [str(r.key) for r in program.relations] == [f'linear.weight@op0->g{lif}',
+                                                       f'readout.weight@op1->g{out}']
     assert [a.shape for a in program.output_avals] == [(2, 2)]
 
 
