@@ -106,7 +106,8 @@ class InfluenceTrace(TraceComponent):
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def learner(self, model, rule, **implementation):
-        """The learner that runs ``rule`` on ``model`` (``implementation``: ``name``, ``vjp_method``, ``trace_dtype``)."""
+        """The learner that runs ``rule`` on ``model``; ``implementation``: ``name``, ``vjp_method``,
+        ``trace_dtype``."""
         module, cls = self.learner_path.split(':')
         # imported here: those learner modules import the presets, which import this module
         learner_cls = getattr(importlib.import_module(f'.{module}', __package__), cls)

@@ -5,9 +5,9 @@ A preset is a function returning a :class:`~.rule.Rule` (the named ones live in
 ``compile``, the lab and the command line read like any learner class: its keyword
 options are the preset's parameters (plus the implementation's ``name``, ``vjp_method``,
 ``trace_dtype``), its display name is the name of the rule the preset returns with its
-defaults, its description the preset's docstring. Calling it builds the rule and returns (through :class:`~.presets.RedirectingMeta`)
-``OnlineLearner(model, rule)`` (which hands a target-driven signal or an influence trace
-to the learner that runs it).
+defaults, its description the preset's docstring. Calling it builds the rule and returns
+``OnlineLearner(model, rule)`` (through :class:`~.presets.RedirectingMeta`; that hands a
+target-driven signal or an influence trace to the learner that runs it).
 
 >>> from braintrace_lab.rules import Backprop, FullTrace, Rule
 >>> def leaky_eprop(kappa: float = 0.5):
@@ -50,12 +50,9 @@ def preset_learner(preset) -> type:
         if p.name in taken:
             raise TypeError(f'the preset {preset.__name__}() has an option {p.name!r}, a name the learner keeps '
                             f'for itself ({", ".join(sorted(taken))}); rename it.')
-    try:
-        default_rule = _rule_of(preset)
-    except TypeError as error:
-        if 'must return a Rule' in str(error):
-            raise
-        default_rule = None            # a required option: the table shows the function's name
+    # with every option defaulted, the rule it returns names the learner; a required option: the function's name
+    required = any(p.default is inspect.Parameter.empty for p in params)
+    default_rule = None if required else _rule_of(preset)
 
     def redirect(model, *args, name=None, vjp_method='single-step', trace_dtype=None, **options):
         rule = _rule_of(preset, *args, **options)
@@ -69,7 +66,8 @@ def preset_learner(preset) -> type:
     signature += [p.replace(annotation=inspect.Parameter.empty) for p in params]
     signature += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d) for n, d in IMPLEMENTATION]
     __init__.__signature__ = inspect.Signature(signature)
-    attrs = {'redirect': staticmethod(redirect), '__init__': __init__, '__doc__': preset.__doc__ or f'The {preset.__name__} preset.',
+    attrs = {'redirect': staticmethod(redirect), '__init__': __init__,
+             '__doc__': preset.__doc__ or f'The {preset.__name__} preset.',
              '__module__': preset.__module__, 'preset': staticmethod(preset),
              'display_name': default_rule.name if default_rule is not None else preset.__name__}
     if default_rule is not None and default_rule.signal.needs_target:

@@ -13,8 +13,8 @@ from .rule_driven import from_rule
 from .rules import d_rtrl, es_d_rtrl
 from .snn_traces import carried_traces
 
-__all__ = ['OnlineLearner', 'RedirectingMeta', 'ParamDimVjpAlgorithm', 'D_RTRL', 'IODimVjpAlgorithm', 'ES_D_RTRL', 'pp_prop',
-           'check_decay_or_rank', 'factor_engine', 'check_flag']
+__all__ = ['OnlineLearner', 'RedirectingMeta', 'ParamDimVjpAlgorithm', 'D_RTRL', 'IODimVjpAlgorithm', 'ES_D_RTRL',
+           'pp_prop', 'check_decay_or_rank', 'factor_engine', 'check_flag']
 
 
 class RedirectingMeta(type(ETraceAlgorithm)):
@@ -35,8 +35,8 @@ class OnlineLearner(ETraceAlgorithm, metaclass=RedirectingMeta):
 
     A rule whose signal needs the target at each step (a :class:`~.rule.ProjectedTarget`)
     gets OSTTP's shell, with ``set_target``; a rule of the RTRL family (an influence trace of
-    :mod:`.influence_traces`, transition ``'full'``) gets its trace's learner (RTRL, SnAp, UORO, ...). The seed's classes are subclasses that build
-    their rule from their options.
+    :mod:`.influence_traces`, transition ``'full'``) gets its trace's learner (RTRL, SnAp, UORO, ...).
+    The seed's classes are subclasses that build their rule from their options.
 
     >>> from braintrace_lab.rules import Presynaptic, RandomFeedback
     >>> rule = Rule('OTTT + random feedback', Presynaptic('leak'), RandomFeedback(seed=1))
