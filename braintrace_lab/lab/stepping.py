@@ -163,7 +163,13 @@ def _reset_plan(learner, owner):
 def _label_of(learner) -> str:
     from .learners import algorithm_label
     entry = for_class(type(learner))
-    algo = type(learner).__name__.lower() if entry is None else entry.name
+    rule = getattr(learner, 'rule', None)
+    if entry is not None:
+        algo = entry.name
+    elif vars(type(learner)).get('generic') and rule is not None:
+        algo = rule.name             # a rule value run by the generic shell: the rule's own name
+    else:
+        algo = type(learner).__name__.lower()
     opts = {'decay_or_rank': learner.decay_or_rank} if hasattr(learner, 'decay_or_rank') else {}
     return algorithm_label(algo, opts)
 

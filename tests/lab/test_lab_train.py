@@ -119,6 +119,15 @@ def test_a_compiled_learner_can_be_trained_directly(make_rnn, dms, capsys):
     assert 'Trainer(d_rtrl on dms, batch 4, 3 steps done)' == repr(trainer)
 
 
+def test_a_rule_value_trained_directly_is_named_by_its_rule(make_rnn, dms):
+    import braintrace_lab as bl
+    from braintrace_lab.rules import FullTrace, Rule
+    x0 = dms.batch(4).inputs[0]
+    learner = bl.compile(make_rnn(4), Rule('mine', FullTrace(kappa=0.5), transition='cut'), x0)
+    rec = lab.Trainer(learner, dms).run(2, progress=False)
+    assert rec.steps == [0, 1] and rec.algorithm == 'mine'          # not the shell's class name
+
+
 def test_rtrl_oracle_and_argument_checks(make_lif, dms):
     rec = lab.train(lab.make_learner(make_lif, 'd_rtrl'), dms, n_steps=1, oracle='rtrl', progress=False,
                     batch_size=2)
