@@ -78,7 +78,7 @@ class SnAp(RTRL):
     def __init__(self, model, n: int = 1, max_entries: float = 5e7, pattern_seed: int = 0, engine: str = 'auto',
                  name=None, vjp_method='single-step', trace_dtype=None):
         self.rule = snap(n, engine, pattern_seed, max_entries)       # checks the options
-        self.n, self.pattern_seed, self.engine = self.rule.trace.n, self.rule.trace.pattern_seed, engine
+        self.n, self.pattern_seed, self.engine = self.rule.trace.n, self.rule.trace.pattern_seed, self.rule.trace.engine
         self.on_ostl = False
         self._pattern = None
         super().__init__(model, max_entries=max_entries, name=name, vjp_method=vjp_method,

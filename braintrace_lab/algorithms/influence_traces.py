@@ -111,8 +111,7 @@ class InfluenceTrace(TraceComponent):
         module, cls = self.learner_path.split(':')
         # imported here: those learner modules import the presets, which import this module
         learner_cls = getattr(importlib.import_module(f'.{module}', __package__), cls)
-        options = {**self.options(), **rule.signal.options()} if isinstance(rule.signal, Reward) else self.options()
-        learner = learner_cls(model, **options, **implementation)
+        learner = learner_cls(model, **self.options(), **rule.signal.learner_options(), **implementation)
         learner.rule = rule
         return learner
 
@@ -178,7 +177,7 @@ class Reward(SignalComponent):
         object.__setattr__(self, 'baseline_decay', check_baseline_decay(self.baseline_decay, 'ThreeFactor'))
         object.__setattr__(self, 'baseline_steps', check_count(self.baseline_steps, 'baseline_steps', 'ThreeFactor'))
 
-    def options(self) -> dict:
+    def learner_options(self) -> dict:
         return {'baseline_decay': self.baseline_decay, 'baseline_steps': self.baseline_steps}
 
 

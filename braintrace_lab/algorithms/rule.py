@@ -128,6 +128,10 @@ class SignalComponent(_Component):
     def learning_signal(self, g, cot_out, plan, state):
         return g
 
+    def learner_options(self) -> dict:
+        """Keyword options a whole-network learner takes from this signal (the three-factor rule's reward)."""
+        return {}
+
 
 # ------------------------------------------------------------------ traces
 @dataclasses.dataclass(frozen=True)
