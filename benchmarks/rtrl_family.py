@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 import braintrace_lab as bl
-from braintrace_lab.algorithms.influence import UORO, _join, _split
+from braintrace_lab.algorithms.influence import UORO, _join, _split, random_signs
 from braintrace_lab.models import get_fixture, mse_loss
 
 RULES = (('d_rtrl', 'd_rtrl', {}), ('snap1', 'snap', {'n': 1}), ('ostl_recurrent', 'ostl_recurrent', {}),
@@ -44,7 +44,7 @@ def _uoro_part(stage):
             if stage == 'jvp':
                 return dict(traces, s=Js), aux
             key, sub = jax.random.split(jax.random.wrap_key_data(traces['key']))
-            nu = jax.random.rademacher(sub, s_t.shape, s_t.dtype) if stage == 'signs' else jnp.ones_like(s_t)
+            nu = random_signs(sub, s_t.shape, s_t.dtype) if stage == 'signs' else jnp.ones_like(s_t)
             nuI = _join(vjp_p(_split(nu, new_s))[0], th_t.dtype)
             return {'s': Js + nu, 'theta': th_t + nuI, 'key': jax.random.key_data(key)}, aux
     return Part

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import braintrace_lab as bl
-from braintrace_lab.algorithms.influence import SnAp, UORO, snap_pattern
+from braintrace_lab.algorithms.influence import SnAp, UORO, random_signs, snap_pattern
 from braintrace_lab.models import get_fixture, mse_loss
 from braintrace_lab.oracle import agreement, rtrl_grad
 
@@ -176,6 +176,24 @@ def test_uoro_gives_the_readout_its_exact_gradient(uoro_runs):
     assert (spread < 1e-12).sum() >= 18              # the 6 x 3 readout entries do not vary with the seed
     same = spread < 1e-12
     np.testing.assert_allclose(G[0][same], exact[same], rtol=1e-9, atol=1e-12)
+
+
+def test_uoro_signs_are_fair_independent_and_seeded(x64):
+    """32 signs per random word: every bit position fair, neighbours uncorrelated, a key fixes them."""
+    key = jax.random.PRNGKey(3)
+    n = 32 * 4000
+    s = np.asarray(random_signs(key, (n,), jnp.float32))
+    assert set(np.unique(s)) == {-1.0, 1.0}
+    by_bit = s.reshape(-1, 32)                        # column k: bit k of every word
+    five_sigma = 5 / np.sqrt(by_bit.shape[0])
+    assert np.abs(by_bit.mean(axis=0)).max() < five_sigma                         # each bit a fair coin
+    assert abs(np.mean(s[:-1] * s[1:])) < 5 / np.sqrt(n)                          # no lag-1 correlation
+    assert abs(np.mean(by_bit[:-1] * by_bit[1:])) < 5 / np.sqrt(n)                # nor word to word
+    np.testing.assert_array_equal(s, np.asarray(random_signs(key, (n,), jnp.float32)))
+    assert np.mean(s != np.asarray(random_signs(jax.random.PRNGKey(4), (n,), jnp.float32))) > 0.45
+    odd = random_signs(key, (3, 7), jnp.float64)      # a size that is not a multiple of 32, the dtype kept
+    assert odd.shape == (3, 7) and odd.dtype == jnp.float64
+    np.testing.assert_array_equal(np.asarray(odd).ravel(), s[:21])
 
 
 def test_uoro_same_seed_same_gradient_and_memory_is_linear():
