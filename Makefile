@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pytest-xdist workers for the unit, doctest and browser tests (one per core of the CI machine);
-# each test file stays on one worker, so a module's fixtures are built once
+# tests are shared out one by one and an idle worker takes queued tests from the other
+# (worksteal: 16.8 min on 2 cores, against 18.0 with whole files per worker and 23.2 serial)
 WORKERS ?= 2
 
 .PHONY: test test-fast test-tutorials strip-tutorials binder-smoke bench-quick compare lab clean site
@@ -21,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tutorials/nbval_sanitize.cfg tutorials
 	$(MAKE) --no-print-directory site
-	$(BIN)/python -m pytest -q -p no:nbval -n $(WORKERS) --dist loadfile --durations=25 tests
+	$(BIN)/python -m pytest -q -p no:nbval -n $(WORKERS) --dist worksteal --durations=25 tests
 	$(BIN)/python tutorials/strip_outputs.py --check
 
 ## the course site in build/site (open build/site/index.html): executes the tutorials that have
@@ -54,7 +55,7 @@ bench-quick: $(STAMP)
 
 ## unit tests only, no notebooks and no browser
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:nbval -n $(WORKERS) --dist loadfile -m "not browser and not slow" tests
+	$(BIN)/python -m pytest -q -p no:nbval -n $(WORKERS) --dist worksteal -m "not browser and not slow" tests
 
 ## the main job: compare algorithms on the built-in task and write a report
 compare: $(STAMP)
