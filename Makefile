@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pytest-xdist workers for the unit, doctest and browser tests (one per core of the CI machine);
 # tests are shared out one by one and an idle worker takes queued tests from the other
-# (worksteal: 16.8 min on 2 cores, against 18.0 with whole files per worker and 23.2 serial)
+# (worksteal: 13-17 min on 2 cores, against 18.0 with whole files per worker and 23.2 serial)
 WORKERS ?= 2
 
 .PHONY: test test-fast test-tutorials strip-tutorials binder-smoke bench-quick compare lab clean site
