@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/accumulation_bound.py                  # H = 256, 1024; B = 16; T = 100
     .venv/bin/python benchmarks/accumulation_bound.py --hidden 1024 --with-engine
+    .venv/bin/python benchmarks/accumulation_bound.py --hidden 64,256 --inputs 4 --chunks '' --uoro
 
 Every online rule that returns a gradient at every step (``grad`` of each step's
 loss, summed by the caller) must at least add, per step and per recurrent weight,
@@ -13,7 +14,10 @@ accumulator. This script times that minimum on the vanilla RNN recurrence
 * ``per_step``: the recurrence plus ``acc += z^T (1 - h^2)`` at every step;
 * ``chunk K``: the same products, added to the accumulator once per ``K`` steps as
   one matrix product over ``K x B`` rows. The sum is the same, but the gradient of a
-  single step is no longer available at that step.
+  single step is no longer available at that step;
+* ``uoro`` (``--uoro``): UORO written by hand for this recurrence and the per-step loss
+  ``L_t = |h_t|^2 / 2``, with nothing but what the rule needs (:func:`uoro_program`): the
+  least a UORO step can cost here, to read the engine's ``UORO`` against.
 
 ``--with-engine`` adds the engine's forward and ``pp_prop`` training step on the
 same ``rnn`` row (``bench_lib``), so the bound and the engine are read together.
@@ -33,12 +37,46 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 
-def recurrence_programs(hidden, batch, inputs, T, chunks):
-    """Jitted programs ``f(W, xs)`` for the forward pass, per-step and chunked accumulation."""
-    def cell(W, h, x):
-        z = jnp.concatenate([x, h], -1)
-        h_new = jnp.tanh(z @ W)
-        return h_new, z, 1.0 - h_new * h_new
+def _cell(W, h, x):
+    z = jnp.concatenate([x, h], -1)
+    h_new = jnp.tanh(z @ W)
+    return h_new, z, 1.0 - h_new * h_new
+
+
+def uoro_program(hidden, batch, inputs, eps=1e-7):
+    """``f(W, xs, key) -> (h, acc)``: UORO (Tallec & Ollivier 2018) on ``h = tanh([x, h] W)``, by hand.
+
+    Per step, with ``D = 1 - h'^2``, random signs ``nu`` and ``G = z^T (nu D)`` (the signs
+    pulled back to the weights): ``s~ <- rho0 D (s~ W_h) + rho1 nu``, ``theta~ <- theta~ / rho0
+    + G / rho1`` with ``rho0 = sqrt(|theta~| / |D (s~ W_h)|)`` and ``rho1 = sqrt(|G| / |nu|)``;
+    the step's gradient ``(h' . s~) theta~`` (``h'`` is ``dL_t/dh'``) is added to ``acc``.
+    Unbiased: averaged over keys, ``acc`` tends to the exact gradient of ``sum_t L_t``.
+    """
+    from braintrace_lab.algorithms.influence import random_signs
+
+    def run(W, xs, key):
+        def body(carry, x):
+            h, s_t, th_t, acc, key = carry
+            key, sub = jax.random.split(key)
+            h, z, D = _cell(W, h, x)
+            Js = D * (s_t @ W[inputs:])
+            nu = random_signs(sub, h.shape, h.dtype)
+            G = z.T @ (nu * D)
+            rho0 = jnp.sqrt((jnp.linalg.norm(th_t) + eps) / (jnp.linalg.norm(Js) + eps))
+            rho1 = jnp.sqrt((jnp.linalg.norm(G) + eps) / (jnp.sqrt(1.0 * nu.size) + eps))
+            s_t = rho0 * Js + rho1 * nu
+            th_t = th_t * (1 / rho0) + G * (1 / rho1)
+            return (h, s_t, th_t, acc + jnp.vdot(h, s_t) * th_t, key), None
+        zeros_h, zeros_w = jnp.zeros((batch, hidden)), jnp.zeros((inputs + hidden, hidden))
+        out = jax.lax.scan(body, (zeros_h, zeros_h, zeros_w, zeros_w, key), xs)[0]
+        return out[0], out[3]
+    return run
+
+
+def recurrence_programs(hidden, batch, inputs, T, chunks, uoro=False):
+    """Jitted programs ``f(W, xs)`` for the forward pass, per-step and chunked accumulation
+    (and, with ``uoro``, :func:`uoro_program` with a fixed key)."""
+    cell = _cell
 
     def forward(W, xs):
         def body(h, x):
@@ -71,6 +109,9 @@ def recurrence_programs(hidden, batch, inputs, T, chunks):
         if T % K:
             raise ValueError(f'chunk {K} does not divide T={T}; pick chunks that divide the sequence length.')
         programs[f'chunk {K}'] = chunked(K)
+    if uoro:
+        by_hand = uoro_program(hidden, batch, inputs)
+        programs['uoro'] = lambda W, xs: by_hand(W, xs, jax.random.PRNGKey(0))
     return {name: jax.jit(f) for name, f in programs.items()}
 
 
@@ -87,12 +128,12 @@ def time_interleaved(calls, rounds):
     return best
 
 
-def bound_row(hidden, batch, inputs, T, chunks, rounds, seed=0):
+def bound_row(hidden, batch, inputs, T, chunks, rounds, seed=0, uoro=False):
     """Times (ms per sequence) of the minimal programs for one size."""
     key_w, key_x = jax.random.split(jax.random.PRNGKey(seed))
     W = jax.random.normal(key_w, (inputs + hidden, hidden)) / jnp.sqrt(inputs + hidden)
     xs = jax.random.normal(key_x, (T, batch, inputs))
-    programs = recurrence_programs(hidden, batch, inputs, T, chunks)
+    programs = recurrence_programs(hidden, batch, inputs, T, chunks, uoro)
     results = [programs[name](W, xs) for name in programs]
     reference = results[1][1]
     for name, out in zip(programs, results):
@@ -131,11 +172,12 @@ def main(argv=None):
     ap.add_argument('--chunks', default='5,10,20')
     ap.add_argument('--rounds', type=int, default=15)
     ap.add_argument('--with-engine', action='store_true')
+    ap.add_argument('--uoro', action='store_true', help='add UORO written by hand for the same recurrence')
     a = ap.parse_args(argv)
     chunks = [int(k) for k in a.chunks.split(',') if k]
     rows = []
     for H in (int(h) for h in a.hidden.split(',')):
-        r = bound_row(H, a.batch, a.inputs, a.T, chunks, a.rounds)
+        r = bound_row(H, a.batch, a.inputs, a.T, chunks, a.rounds, uoro=a.uoro)
         if a.with_engine:
             r.update(engine_row(H, a.batch, a.T))
         rows.append((f'{H} {a.batch} {a.T}', r))

@@ -4,7 +4,7 @@
 
 The catalog ``rnn`` fixture (a dense tanh RNN, non-temporal readout) at H = 64 and 256,
 batch 16, T = 100, float32: each rule's jitted ``etrace_grad`` over the sequence, the
-forward pass the model alone scanned over the same inputs; best of 7 calls, the methods
+forward pass the model alone scanned over the same inputs; best of 15 calls, the methods
 interleaved within each repetition so that all see the same machine load. SnAp-1 runs on
 the OSTL-recurrent engine there (``on_ostl``; tested equal to the dense SnAp-1).
 
@@ -14,6 +14,15 @@ splits UORO's step instead: the learner's step with no influence update (its pri
 the learning-signal VJP, the weight gradient summed per step), then that plus the JVP in
 the states, plus the VJP in the weights with fixed scales (no norms), plus the random
 signs, and the full rule; each row against the same forward pass.
+
+    .venv/bin/python benchmarks/rtrl_family.py --floor
+
+reads the engine's UORO against the least a step can cost on this machine, in one
+interleaved run: the bare recurrence ``h = tanh([x, h] W)`` (no bias, readout or loss),
+that recurrence plus one weight-sized product added to an accumulator per step (the
+floor of any rule that forms a weight-sized quantity every step), and UORO written by
+hand for it (``accumulation_bound.uoro_program``); the engine's forward and UORO are on
+the ``rnn`` fixture (bias and readout included), each ratio to its own forward pass.
 """
 import os
 import sys
@@ -24,6 +33,9 @@ import brainstate
 import jax
 import jax.numpy as jnp
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import accumulation_bound  # noqa: E402
 import braintrace_lab as bl
 from braintrace_lab.algorithms.influence import UORO, _join, _split, random_signs
 from braintrace_lab.models import get_fixture, mse_loss
@@ -64,6 +76,23 @@ def uoro_parts(fx, H, B=16, T=100, repeats=7):
         return _best(fns, repeats)
 
 
+def floor_row(fx, H, B=16, T=100, repeats=15):
+    """Best times of the bare programs (``bare ...``) and the engine's forward and UORO, interleaved."""
+    inputs = fx.n_in
+    W = jax.random.normal(jax.random.PRNGKey(0), (inputs + H, H)) / jnp.sqrt(inputs + H)
+    bare = accumulation_bound.recurrence_programs(H, B, inputs, T, chunks=(), uoro=True)
+    with fx.context():
+        xs, ys = fx.data(T=T, seed=0, batch_size=B)
+        fns = {f'bare {k}': (lambda f: lambda: f(W, xs))(f) for k, f in bare.items()}
+        model = fx.build(batch_size=B, n_hidden=H)
+        fns['engine forward'] = brainstate.transform.jit(
+            lambda: brainstate.transform.scan(lambda c, x: (c, model(x)), 0, xs)[1])
+        learner = UORO(fx.build(batch_size=B, n_hidden=H))
+        learner.compile_graph(xs[0])
+        fns['engine uoro'] = brainstate.transform.jit(lambda: learner.etrace_grad(xs, ys, mse_loss)[0])
+        return _best(fns, repeats)
+
+
 def _best(fns, repeats):
     for f in fns.values():
         jax.block_until_ready(f())
@@ -76,7 +105,7 @@ def _best(fns, repeats):
     return best
 
 
-def row(fx, H, B=16, T=100, repeats=7):
+def row(fx, H, B=16, T=100, repeats=15):
     with fx.context():
         xs, ys = fx.data(T=T, seed=0, batch_size=B)
         model = fx.build(batch_size=B, n_hidden=H)
@@ -96,6 +125,13 @@ def row(fx, H, B=16, T=100, repeats=7):
 def main():
     warnings.filterwarnings('ignore')
     fx = get_fixture('rnn')
+    if '--floor' in sys.argv:
+        for H in (64, 256):
+            best = floor_row(fx, H)
+            cells = ', '.join(f'{k} {v * 1e3:.2f} ms ({v / best[k.split()[0] + " forward"]:.1f}x)'
+                              for k, v in best.items())
+            print(f'rnn H={H} B=16 T=100 (1-min load {os.getloadavg()[0]:.1f}): {cells}', flush=True)
+        return
     if '--uoro-parts' in sys.argv:
         for H in (64, 256):
             best = uoro_parts(fx, H)

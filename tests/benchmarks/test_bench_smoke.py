@@ -78,6 +78,39 @@ def test_accumulation_bound_programs_agree_and_tabulate():
     assert '(1.00x)' in bound.table(rows)
 
 
+def test_hand_written_uoro_is_unbiased_and_runs_beside_the_engine():
+    """The floor's UORO (``accumulation_bound.uoro_program``) is UORO: averaged over keys its
+    gradient tends to the exact one (error about halving per 4x keys); one key alone is far off;
+    and ``rtrl_family.floor_row`` times it beside the engine's forward pass and UORO."""
+    import jax
+    import jax.numpy as jnp
+    bound = _load_script('accumulation_bound')
+    H, B, I, T = 3, 2, 2, 3
+    W = jax.random.normal(jax.random.PRNGKey(1), (I + H, H)) * 0.6
+    xs = jax.random.normal(jax.random.PRNGKey(2), (T, B, I))
+
+    def loss(W):
+        def body(h, x):
+            h = bound._cell(W, h, x)[0]
+            return h, 0.5 * jnp.sum(h * h)
+        return jax.lax.scan(body, jnp.zeros((B, H)), xs)[1].sum()
+    exact = jax.grad(loss)(W)
+    run = bound.uoro_program(H, B, I)
+    h_last, _ = run(W, xs, jax.random.PRNGKey(0))
+    assert jnp.allclose(h_last, bound.recurrence_programs(H, B, I, T, ())['forward'](W, xs), atol=1e-6)
+    per_key = jax.jit(jax.vmap(lambda k: run(W, xs, k)[1]))(jax.random.split(jax.random.PRNGKey(0), 32_000))
+    err = lambda est: float(jnp.linalg.norm(est - exact) / jnp.linalg.norm(exact))
+    few, many = err(per_key[:2_000].mean(0)), err(per_key.mean(0))
+    assert err(per_key[0]) > 0.2                  # one estimate is noisy: the average does the work
+    assert many < 0.04 and many < 0.5 * few, (few, many)
+
+    family = _load_script('rtrl_family')
+    from braintrace_lab.models import get_fixture
+    best = family.floor_row(get_fixture('rnn'), H=4, B=2, T=3, repeats=1)
+    assert set(best) == {'bare forward', 'bare per_step', 'bare uoro', 'engine forward', 'engine uoro'}
+    assert all(0 < t < 60 for t in best.values())
+
+
 def test_step_flops_counts_one_step_of_arithmetic():
     """XLA's count of a T = 1 step: the forward pass's matrix products are all there, the
     online rule adds at least one weight-sized product per weight, and the count is
