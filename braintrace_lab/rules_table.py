@@ -66,17 +66,35 @@ def rule_key(name: str) -> str:
     return name.strip().lower().replace('-', '_')
 
 
-def register_algorithm(cls, *names):
+def _origin(cls) -> tuple:
+    """Where a learner class (or the preset it wraps) was defined: a notebook cell run again
+    defines a new object with the same origin, and may register it again under its names."""
+    source = getattr(cls, 'preset', cls)
+    return getattr(source, '__module__', None), getattr(source, '__qualname__', None)
+
+
+def register_algorithm(cls, *names, replace: bool = False):
     """Make ``cls`` reachable from :func:`~braintrace_lab.compile`, the lab and the command line under each
     (case-insensitive) name; the first name of a class is its canonical name, the others its aliases.
 
     ``cls`` is a learner class, or a preset function returning a :class:`~.algorithms.rule.Rule`
     (wrapped by :func:`~.algorithms.preset_learner.preset_learner`; its parameters become the
-    rule's options). Returns what was registered."""
+    rule's options). A name that already belongs to another rule is refused unless
+    ``replace=True``. Returns what was registered."""
     if not names:
         raise TypeError('register_algorithm(cls_or_preset, name, *aliases) needs at least one name.')
+    bad = [n for n in names if not isinstance(n, str) or not n.strip()]
+    if bad:
+        raise TypeError(f'register_algorithm: names must be non-empty strings, got {bad!r}; e.g. '
+                        f"register_algorithm(MyRule, 'my_rule', 'my-rule').")
     if not isinstance(cls, type):
         cls = preset_learner(cls)
+    taken = {rule_key(n): _REGISTRY[rule_key(n)] for n in names
+             if rule_key(n) in _REGISTRY and _origin(_REGISTRY[rule_key(n)]) != _origin(cls)}
+    if taken and not replace:
+        owners = ', '.join(f'{k!r} ({getattr(v, "display_name", v.__name__)})' for k, v in taken.items())
+        raise ValueError(f'register_algorithm: {owners} already name{"s" if len(taken) == 1 else ""} another rule; '
+                         f'pick another name, or pass replace=True to rebind it on purpose.')
     for n in names:
         _REGISTRY[rule_key(n)] = cls
     return cls

@@ -25,7 +25,7 @@ from ..errors import NotCompiledError
 from ..input_data import single_step_inputs, window_inputs
 from .engines import trace_nbytes
 from .learner_step import OnlineStepping, op_slots
-from .options import check_options
+from .options import _who, check_learner_name, check_options, check_trace_dtype
 from .reset import ResettableLearner
 from .rule_driven import RuleDriven
 from .sequence import LearnerDrivers
@@ -64,7 +64,7 @@ class ETraceAlgorithm(RuleDriven, OnlineStepping, ResettableLearner, LearnerDriv
 
     def __init__(self, model, name: Optional[str] = None, vjp_method: str = 'single-step',
                  trace_dtype=None):
-        super().__init__(name=name)
+        super().__init__(name=check_learner_name(name, _who(type(self))))
         if not isinstance(model, brainstate.nn.Module):
             raise TypeError(f'{type(self).__name__} needs a brainstate.nn.Module, got {type(model).__name__}.')
         if vjp_method not in self.vjp_methods:
@@ -72,7 +72,7 @@ class ETraceAlgorithm(RuleDriven, OnlineStepping, ResettableLearner, LearnerDriv
                              f"('multi-step' takes a window of inputs with a leading time axis).")
         self.model = model
         self.vjp_method = vjp_method
-        self.trace_dtype = trace_dtype
+        self.trace_dtype = check_trace_dtype(trace_dtype, _who(type(self)))
         self._plan: Optional[StepPlan] = None
         self.graph = None
         self._step_variants = {}

@@ -4,9 +4,11 @@ from __future__ import annotations
 import inspect
 import numbers
 
+import jax.numpy as jnp
 import numpy as np
 
-__all__ = ['rule_options', 'option_defaults', 'check_options', 'REQUIRED', 'check_flag', 'check_decay_or_rank']
+__all__ = ['rule_options', 'option_defaults', 'check_options', 'REQUIRED', 'check_flag', 'check_decay_or_rank',
+           'check_trace_dtype', 'check_learner_name', 'check_required', 'missing_option']
 
 REQUIRED = inspect.Parameter.empty     # the default of an option the rule cannot do without
 
@@ -40,6 +42,21 @@ def check_options(cls, options) -> None:
                         f'valid options: {", ".join(valid) or "none"}.')
 
 
+def missing_option(cls, name: str) -> TypeError:
+    """The error for a required option left out, with the class's own doctest line that sets it."""
+    example = next((' '.join(line.strip()[4:].split()) for line in (cls.__doc__ or '').splitlines()
+                    if line.strip().startswith('>>> ') and f'{name}=' in line), None)
+    return TypeError(f'{_who(cls)} needs the option {name} (it has no default)'
+                     + (f', e.g. {example}' if example else '') + '.')
+
+
+def check_required(cls, options) -> None:
+    """Refuse, before anything is built, keyword options that leave out one ``cls`` cannot do without."""
+    for name, default in option_defaults(cls):
+        if default is REQUIRED and name not in options:
+            raise missing_option(cls, name)
+
+
 def check_flag(name: str, value, who: str) -> bool:
     """A real ``bool`` option (``0``/``'yes'`` refused: they hide typos)."""
     if not isinstance(value, (bool, np.bool_)):
@@ -62,3 +79,27 @@ def check_decay_or_rank(decay_or_rank):
         raise ValueError(f'decay_or_rank={decay_or_rank}: a float decay must lie in (0, 1), e.g. 0.9 '
                          f'(or give an integer rank >= 1).')
     return 'decay', value
+
+
+def check_trace_dtype(trace_dtype, who: str):
+    """``None`` (the states' dtype) or a floating dtype for the traces; anything else refused
+    (an integer or boolean trace would round every update away without a word)."""
+    if trace_dtype is None:
+        return None
+    try:
+        dtype = np.dtype(trace_dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{who}: trace_dtype={trace_dtype!r} is not a floating dtype; give None (the states' "
+                        f"dtype), jnp.float32, jnp.float64 or jnp.bfloat16 ('bfloat16').")
+    return trace_dtype
+
+
+def check_learner_name(name, who: str):
+    """``None`` or a string: a number in ``name``'s place is usually a rule option given by position."""
+    if name is not None and not isinstance(name, str):
+        hint = (f' Options go by keyword; a decay or rank belongs to ES-D-RTRL / pp_prop, e.g. '
+                f'pp_prop(model, decay_or_rank={name!r}).' if isinstance(name, (int, float)) else '')
+        raise TypeError(f'{who}: name must be a string or None, got {name!r} ({type(name).__name__}).{hint}')
+    return name

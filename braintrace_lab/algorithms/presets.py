@@ -7,7 +7,7 @@ options (:mod:`.rules`) and keep only what is stateful.
 from __future__ import annotations
 
 from .base import ETraceAlgorithm
-from .options import check_decay_or_rank, check_flag, check_options
+from .options import REQUIRED, check_decay_or_rank, check_flag, check_options, missing_option
 from .rule import Rule, factor_engine
 from .rule_driven import from_rule
 from .rules import d_rtrl, es_d_rtrl
@@ -124,8 +124,10 @@ class IODimVjpAlgorithm(OnlineLearner):
     """
     display_name = 'ES-D-RTRL (pp_prop)'
 
-    def __init__(self, model, decay_or_rank, name=None, vjp_method='single-step', trace_dtype=None,
+    def __init__(self, model, decay_or_rank=REQUIRED, name=None, vjp_method='single-step', trace_dtype=None,
                  normalized: bool = False, *, bias_correction: bool = False):
+        if decay_or_rank is REQUIRED:
+            raise missing_option(type(self), 'decay_or_rank')
         self.mode, self.value = check_decay_or_rank(decay_or_rank)
         self.normalized = check_flag('normalized', normalized, type(self).__name__)
         self.bias_correction = check_flag('bias_correction', bias_correction, type(self).__name__)

@@ -12,12 +12,14 @@ the same windows, and each window is compared by cosine and relative error; the 
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Dict, Optional
 
 import numpy as np
 
 from ..rules_table import find, lookup, rule_key
 from .data import as_source
+from .faults import check_positive_int
 from .learners import algorithm_label, call_model_factory, sequence_grads
 from .runner import _env
 
@@ -119,7 +121,26 @@ def _online_windows(learner, params, xs, step_loss, window: int):
     return {k: jax.tree.map(lambda *a: jnp.stack(a), *[g[k] for g in out]) for k in params}
 
 
-def gradient_agreement(model_factory, data, algorithm: str = 'd_rtrl', decay: float = 0.9,
+def _decay_options(entry, decay, rank) -> dict:
+    """``{'decay_or_rank': ...}`` for pp_prop (decay 0.9 unless told), nothing for a rule that takes neither."""
+    from ..algorithms.options import check_decay_or_rank
+    if entry.name != 'pp_prop':
+        if decay is not None or rank is not None:
+            given = ', '.join(f'{k}={v!r}' for k, v in (('decay', decay), ('rank', rank)) if v is not None)
+            raise ValueError(f"{given}: decay and rank set ES-D-RTRL (pp_prop)'s trace and {entry.display_name} takes "
+                             f"neither; leave them out, or choose algorithm='pp_prop'.")
+        return {}
+    if rank is not None and decay is not None:
+        raise ValueError(f'give decay={decay!r} or rank={rank!r} for pp_prop, not both.')
+    if rank is not None:
+        return {'decay_or_rank': check_positive_int(rank, 'rank', example=4)}
+    value = 0.9 if decay is None else decay
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        raise TypeError(f'decay must be a float in (0, 1), got {value!r}; an integer is a rank: pass rank={value!r}.')
+    return {'decay_or_rank': check_decay_or_rank(value)[1]}
+
+
+def gradient_agreement(model_factory, data, algorithm: str = 'd_rtrl', decay: Optional[float] = None,
                        window: int = 1, oracle: str = 'bptt', T: int = 20, seed: int = 0,
                        batch_size: Optional[int] = 2, max_points: int = 400, rank: Optional[int] = None,
                        cache: Optional[dict] = None) -> AgreementResult:
@@ -127,8 +148,9 @@ def gradient_agreement(model_factory, data, algorithm: str = 'd_rtrl', decay: fl
 
     ``algorithm`` is any registered online rule (``'d_rtrl'``, ``'pp_prop'``, ...);
     ``model_factory(batch_size)`` builds a fresh model (``None`` with a fixture name for
-    ``data`` uses that fixture). ``decay`` (or ``rank``) configures ``pp_prop``;
-    ``window > 1`` uses the multi-step learner (exact inside each window).
+    ``data`` uses that fixture). ``decay`` (default 0.9) or ``rank`` configures ``pp_prop``
+    and is refused for any other rule; ``window > 1`` uses the multi-step learner (exact
+    inside each window).
 
     >>> res = gradient_agreement(None, 'lif', algorithm='d_rtrl')
     >>> res.summary()
@@ -146,9 +168,10 @@ def gradient_agreement(model_factory, data, algorithm: str = 'd_rtrl', decay: fl
     entry = lookup(algorithm, 'agreement')
     if oracle not in ('bptt', 'rtrl'):
         raise ValueError(f"oracle={oracle!r}: choose 'bptt' or 'rtrl'.")
-    window = int(window)
-    if window < 1:
-        raise ValueError(f'window must be >= 1, got {window}.')
+    window = check_positive_int(window, 'window', example=4)
+    T = check_positive_int(T, 'T', example=20)
+    batch_size = 1 if batch_size is None else check_positive_int(batch_size, 'batch_size', example=2)
+    options = _decay_options(entry, decay, rank)
     source = as_source(data, T=T)
     key = (id(model_factory), data if isinstance(data, str) else id(data), oracle, seed, batch_size, T)
     if model_factory is None:
@@ -156,11 +179,8 @@ def gradient_agreement(model_factory, data, algorithm: str = 'd_rtrl', decay: fl
         if fx is None:
             raise ValueError('model_factory=None needs a fixture (name) as data.')
         model_factory = fixture_model(fx)
-    options = {}
-    if entry.name == 'pp_prop':
-        options['decay_or_rank'] = int(rank) if rank else float(decay)
     with _env(model_factory):
-        batch = source.batch(batch_size or 1, 0, seed)
+        batch = source.batch(batch_size, 0, seed)
         xs = batch.inputs
         T = batch.T
         window = min(window, T)

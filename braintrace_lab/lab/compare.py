@@ -35,9 +35,11 @@ from .checkpoint import (prepare_comparison_dir, read_checkpoint, record_from_pa
                          save_trainer, write_manifest)
 from .comparison import COLUMNS, Comparison, build_comparison
 from .comparison import _cells, seed_row as _row         # noqa: F401  (the row helpers, for tests)
+from .data import as_source
 from .devices import check_devices
 from .evaluate import eval_size_for, evaluate
-from .faults import NonFiniteError, TrainingInterrupted, check_n_steps, check_on_nonfinite, check_positive_int
+from .faults import (NonFiniteError, TrainingInterrupted, check_n_steps, check_on_nonfinite, check_positive_int,
+                     resolve_batch_size)
 from .learners import LearnerFactory, algorithm_label
 from .names import display_names
 from .progress import PhasedProgress
@@ -107,7 +109,7 @@ def _check_eval_size(eval_size) -> int:
 
 
 def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('bptt', 'd_rtrl', 'pp_prop'),
-                       n_steps: int = 100, seed: int = 0, batch_size: int = 16, optimizer=1e-2,
+                       n_steps: int = 100, seed: int = 0, batch_size: Optional[int] = None, optimizer=1e-2,
                        record_every: Optional[int] = None, oracle: Optional[str] = 'bptt',
                        progress: bool = True, on_step: Optional[Callable] = None, T: int = 20,
                        measure_memory: bool = True, check_liveness: bool = True,
@@ -134,7 +136,8 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
 
     ``devices=N`` trains every rule with its batch and eligibility traces split over ``N``
     devices (weights replicated, gradients reduced by XLA; :mod:`.devices`): the same table
-    up to float32 rounding. ``batch_size`` must be a multiple of ``N``.
+    up to float32 rounding. ``batch_size`` (16 unless ``(xs, ys)`` arrays fix it) must be a
+    multiple of ``N``.
 
     Progress: a rule's first step (and, with ``record_every > 1``, its first unrecorded one)
     compiles; the bar then reads ``compiling <rule> ...`` and its clock restarts when the step
@@ -157,6 +160,7 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
     n_steps = check_n_steps(n_steps)
     n_seeds = check_positive_int(seeds, 'seeds', 3)
     eval_size = _check_eval_size(eval_size)
+    batch_size = resolve_batch_size(batch_size, data=as_source(task, T=T).fixed_batch_size)
     check_devices(devices, batch_size)
     check_on_nonfinite(on_nonfinite, ('stop', 'record', 'raise'))
     record_every = int(record_every or max(1, n_steps // 20))

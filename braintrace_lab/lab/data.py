@@ -55,6 +55,7 @@ class DataSource:
     kind = 'regression'
     n_inputs = None
     n_outputs = None
+    fixed_batch_size = None      # the batch size the data itself fixes (fixed arrays), else None
 
     def batch(self, batch_size: int, index: int = 0, seed: int = 0) -> SourceBatch:
         raise NotImplementedError
@@ -132,6 +133,14 @@ class TaskSource(DataSource):
         return f'TaskSource({self.task!r})'
 
 
+def _check_output_shape(out_shape, target_shape) -> None:
+    """A step's output and target must have one shape: broadcasting one against the other is no loss."""
+    if tuple(out_shape) != tuple(target_shape):
+        raise ValueError(f'the model puts out {tuple(out_shape)} per step but the targets are {tuple(target_shape)} '
+                         f'per step (batch, outputs); size the model\'s readout to the targets '
+                         f'(e.g. n_out={target_shape[-1] if target_shape else 1}) and give one target row per sequence.')
+
+
 class SequenceSource(DataSource):
     """Regression on per-step targets ``ys (T, B, D)``: ``L^t = sum_{b,d} (y^t - ys^t)^2 / B``.
 
@@ -148,7 +157,13 @@ class SequenceSource(DataSource):
         if fixture is not None:
             self.n_inputs, self.n_outputs = fixture.n_in, fixture.n_out
         else:
-            self.n_inputs, self.n_outputs = int(np.shape(xs)[-1]), int(np.shape(ys)[-1])
+            x_shape, y_shape = tuple(np.shape(xs)), tuple(np.shape(ys))
+            if len(x_shape) not in (2, 3) or len(y_shape) != len(x_shape) or x_shape[:-1] != y_shape[:-1]:
+                raise ValueError(f'(xs, ys) arrays of shapes {x_shape} and {y_shape} do not pair up: give both '
+                                 f'time first, (T, B, features) and (T, B, outputs) (or (T, features) and '
+                                 f'(T, outputs) for one sequence), with the same T and B.')
+            self.n_inputs, self.n_outputs = x_shape[-1], y_shape[-1]
+            self.fixed_batch_size = x_shape[1] if len(x_shape) == 3 else 1
 
     def batch(self, batch_size, index=0, seed=0):
         if self.fixture is None:
@@ -171,11 +186,13 @@ class SequenceSource(DataSource):
         import jax.numpy as jnp
         out = jnp.asarray(_mantissa(out_t))
         y = jnp.asarray(batch.targets)[t]
+        _check_output_shape(out.shape, y.shape)
         return jnp.sum((out - y) ** 2) / batch.batch_size
 
     def metrics(self, outputs, batch):
         import jax.numpy as jnp
         out = jnp.asarray(_mantissa(outputs))
+        _check_output_shape(out.shape[1:], np.shape(batch.targets)[1:])
         loss = jnp.sum((out - jnp.asarray(batch.targets)) ** 2) / batch.batch_size
         return loss, jnp.asarray(jnp.nan, loss.dtype)
 

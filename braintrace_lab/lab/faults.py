@@ -72,6 +72,24 @@ def check_positive_int(value, name: str, example: int = 100) -> int:
     return int(value)
 
 
+def resolve_batch_size(batch_size, compiled=None, data=None, default: int = 16) -> int:
+    """The batch to train with: ``batch_size`` if given (a positive integer), else what the compiled
+    learner or the data arrays fix, else ``default``; a batch_size that disagrees with them is refused."""
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, 'batch_size', default)
+    fixed = [(n, what, fix) for n, what, fix in (
+        (compiled, 'the learner was compiled for a batch of', f'compile it on a batch of {batch_size}'),
+        (data, 'the (xs, ys) arrays hold a batch of', f'give arrays of {batch_size} sequences')) if n is not None]
+    for n, what, fix in fixed:
+        if batch_size is not None and batch_size != n:
+            raise ValueError(f'batch_size={batch_size} but {what} {n}; leave batch_size out (it follows '
+                             f'the learner or the arrays), or {fix}.')
+    if len(fixed) == 2 and fixed[0][0] != fixed[1][0]:
+        raise ValueError(f'{fixed[0][1]} {fixed[0][0]} but {fixed[1][1]} {fixed[1][0]}; compile the learner '
+                         f'on one step of the arrays (xs[0]).')
+    return batch_size or (fixed[0][0] if fixed else default)
+
+
 def check_n_steps(n_steps) -> int:
     """The number of training steps: a positive integer."""
     return check_positive_int(n_steps, 'n_steps')

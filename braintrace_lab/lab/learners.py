@@ -268,8 +268,9 @@ class LearnerFactory:
             if options:
                 raise TypeError(f'BPTT takes no options, got {", ".join(sorted(options))}.')
         else:
-            from ..algorithms.options import check_options
+            from ..algorithms.options import check_options, check_required
             check_options(entry.rule, options)
+            check_required(entry.rule, options)
         self.options = options
         self.seed = seed
         self.label = algorithm_label(self.algorithm, options)

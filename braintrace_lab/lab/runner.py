@@ -22,6 +22,7 @@ Nothing is hidden and nothing finished is lost:
 """
 from __future__ import annotations
 
+import numbers
 import os
 import time
 import warnings
@@ -31,8 +32,8 @@ import numpy as np
 
 from .checkpoint import check_checkpoint_args, restore_trainer, save_trainer
 from .data import as_source
-from .faults import (NonFiniteError, TrainingInterrupted, check_n_steps, check_on_nonfinite, check_sequences,
-                     finite_flags, keep_if, nonfinite_message)
+from .faults import (NonFiniteError, TrainingInterrupted, check_n_steps, check_on_nonfinite, check_positive_int,
+                     check_sequences, finite_flags, keep_if, nonfinite_message, resolve_batch_size)
 from .learners import BPTT, LearnerFactory, is_online, sequence_grads
 from .devices import device_plan
 from .liveness import check_trainer_liveness
@@ -61,7 +62,7 @@ class Trainer:
     >>> tr = Trainer(factory, task, batch_size=16); tr.step(); tr.run(99); tr.record
     """
 
-    def __init__(self, learner, data, optimizer=None, batch_size: int = 16, seed: int = 0,
+    def __init__(self, learner, data, optimizer=None, batch_size: Optional[int] = None, seed: int = 0,
                  record_every: int = 1, oracle: Optional[str] = None, on_step: Optional[Callable] = None,
                  callbacks: Iterable = (), label: Optional[str] = None, T: int = 20,
                  check_liveness: bool = True, measure_memory: bool = False, chunk: Optional[int] = None,
@@ -74,8 +75,9 @@ class Trainer:
             from ..algorithms.chunked import check_chunk
             check_chunk(chunk)
         self.chunk = chunk
-        if int(record_every) < 1:
-            raise ValueError(f'record_every must be >= 1, got {record_every!r}.')
+        record_every = check_positive_int(record_every, 'record_every', 10)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f'seed must be an integer, got {seed!r} ({type(seed).__name__}); pass e.g. seed=0.')
         self.on_nonfinite = check_on_nonfinite(on_nonfinite)
         self.checkpoint, self.checkpoint_every = checkpoint, check_checkpoint_args(checkpoint, checkpoint_every, resume)
         self.optimizer = make_optimizer(optimizer)          # a bad learning rate fails before anything compiles
@@ -84,7 +86,7 @@ class Trainer:
         self.measure_memory = measure_memory
         self._provider = learner if isinstance(learner, LearnerFactory) else None
         compiled_b = _compiled_batch_size(learner) if not isinstance(learner, LearnerFactory) else None
-        self.batch_size = int(compiled_b or batch_size)
+        self.batch_size = resolve_batch_size(batch_size, compiled_b, self.source.fixed_batch_size)
         self.devices = device_plan(devices, self.batch_size)       # checked before anything is built
         with self._env():
             first = self.source.batch(self.batch_size, 0, self.seed)
@@ -355,7 +357,7 @@ class Trainer:
 
 def train(learner, data, n_steps: int = 100, optimizer=None, record_every: int = 1,
           oracle: Optional[str] = None, progress: bool = True, on_step: Optional[Callable] = None,
-          callbacks: Iterable = (), batch_size: int = 16, seed: int = 0, T: int = 20,
+          callbacks: Iterable = (), batch_size: Optional[int] = None, seed: int = 0, T: int = 20,
           label: Optional[str] = None, check_liveness: bool = True,
           measure_memory: bool = False, chunk: Optional[int] = None, on_nonfinite: str = 'raise',
           checkpoint=None, checkpoint_every: Optional[int] = None, resume=None,

@@ -11,6 +11,8 @@ float64 parameters/states): in float32 the result has only ~3 correct digits.
 """
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from typing import Callable, Optional
 
@@ -36,6 +38,9 @@ def finite_difference_grad(model, xs, loss_fn: Callable, params=None, eps: Optio
     >>> jax.config.update('jax_enable_x64', True)   # build the model after this
     >>> fd = finite_difference_grad(model, xs, loss_fn)
     """
+    if eps is not None and (isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < math.inf):
+        raise OracleInputError(f'eps={eps!r}: the finite-difference step must be a finite number > 0, e.g. '
+                               f'1e-5 in float64 (or leave eps=None for 1e-5 / 1e-3 by dtype).')
     with preserved_states(model):
         s = prepare(model, xs, params)
         leaves = jax.tree.leaves(s.theta0)
@@ -51,6 +56,7 @@ def finite_difference_grad(model, xs, loss_fn: Callable, params=None, eps: Optio
                           RuntimeWarning, stacklevel=2)
         if eps is None:
             eps = 1e-5 if dtype == jnp.float64 else 1e-3
+
         seq = loss_sequence(s.program, loss_fn, s.T)
 
         @jax.jit

@@ -218,7 +218,12 @@ class Task:
         return self.batch(n, 0, seed=EVAL_SEED, split='test')
 
     def loss_and_accuracy(self, outputs, batch: Batch):
-        """Same as :func:`loss_and_accuracy`; see there."""
+        """Same as :func:`loss_and_accuracy`; see there. The logits must have this task's class count."""
+        shape = np.shape(outputs)
+        if self.kind == 'classification' and shape and shape[-1] != self.n_outputs:
+            raise ValueError(f'{self._owner}: logits of shape {tuple(shape)} have {shape[-1]} classes but the '
+                             f'task has {self.n_outputs}; size the readout to task.n_outputs '
+                             f'(e.g. fixture_model(name, task)).')
         return loss_and_accuracy(outputs, batch)
 
     def describe(self) -> str:

@@ -111,7 +111,8 @@ class GradientAgreement(StaticImage, SafeView, W.VBox):
         with self.guarded(f'computing {self.algorithm} (decay {self.decay:g}, window {self.window})'):
             if self.algorithm not in self.algorithms:
                 raise ValueError(f'algorithm {self.algorithm!r} is not one of {self.algorithms}.')
-            res = gradient_agreement(self.model_factory, self.data, algorithm=self.algorithm, decay=self.decay,
+            res = gradient_agreement(self.model_factory, self.data, algorithm=self.algorithm,
+                                     decay=self.decay if self.algorithm == 'pp_prop' else None,
                                      window=self.window, oracle=self.oracle, T=self.T, seed=self.seed,
                                      batch_size=self.batch_size, cache=self._cache)
             self.result = res

@@ -110,7 +110,9 @@ def test_a_compiled_learner_can_be_trained_directly(make_rnn, dms, capsys):
     import braintrace_lab as bl
     x0 = dms.batch(4).inputs[0]
     learner = bl.compile(make_rnn(4), 'd_rtrl', x0)
-    trainer = lab.Trainer(learner, dms, batch_size=99)       # batch size read from the learner
+    with pytest.raises(ValueError, match='batch_size=99 but the learner was compiled for a batch of 4'):
+        lab.Trainer(learner, dms, batch_size=99)              # a batch the learner cannot take: refused
+    trainer = lab.Trainer(learner, dms)                       # batch size read from the learner
     assert trainer.batch_size == 4 and trainer.learner is learner
     rec = trainer.run(3, progress=True)                       # tqdm text bar outside notebooks
     assert rec.steps == [0, 1, 2] and rec.algorithm == 'd_rtrl'
