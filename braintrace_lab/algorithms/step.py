@@ -71,8 +71,8 @@ class StepPlan:
         self.ops = program.ops
         eqns = {op.index: op.eqn for op in program.ops}
         self.relations: List[RelationPlan] = [
-            RelationPlan(str(r.key), r.param, r.op, r.group, rule_for(eqns[r.op]), r.x_shape,
-                         relation_key=r.key) for r in program.relations]
+            RelationPlan(str(r.key), r.param, r.op, r.group, self._group_rule(rule_for(eqns[r.op]), r.group),
+                         r.x_shape, relation_key=r.key) for r in program.relations]
         self.rel_ops = sorted({r.op for r in self.relations})
         self.param_pos = {n: i for i, n in enumerate(self.param_ids)}
         self.direct_weights = program.direct_weights
@@ -80,6 +80,15 @@ class StepPlan:
         self.hidden_outvar_index = {v: i for i, v in enumerate(program.hidden_outvars)}
         self.mixing_groups = tuple(program.mixing_groups)
         self.feeding_groups = tuple(program.feeding_groups)
+
+    def _group_rule(self, rule: OpRule, group: int) -> OpRule:
+        """``rule`` with the group's shape as its output shape where an element-wise op's output
+        broadcasts over the group (a per-unit parameter in a batched layer): the trace is then kept
+        per row, as ``Df`` is, and its gradient summed back to the weight."""
+        varshape = tuple(self.leaves[self.hidden_ids[self.groups[group][0]]].invar.aval.shape)
+        if rule.family == 'elementwise' and rule.out_shape != varshape:
+            return dataclasses.replace(rule, out_shape=varshape)
+        return rule
 
     # ---------------------------------------------------------------- values
     def read_state_leaves(self):
@@ -212,6 +221,10 @@ class StepPlan:
         """``dy_j/dh_j`` of relation ``r``'s op for each state of its group (other ops held fixed)."""
         ys_all = {k: v[1] for k, v in record.items()}
         op = next(op for op in self.ops if op.index == r.op)
+        if r.rule.family == 'elementwise' and tuple(op.eqn.outvars[0].aval.shape) != r.rule.out_shape:
+            # an output broadcast over the group's rows cannot depend on any one row's state: no self term
+            h0 = h[self.groups[r.group][0]]
+            return jnp.zeros(h0.shape + (len(self.groups[r.group]),), h0.dtype)
         weight = record[r.op][0][op.spec.n_inputs] if op.spec.n_inputs else None
         if (op.spec.kind == 'matmul' and not op.spec.batch_axes and weight is not None and weight.ndim == 2
                 and input_is_positionwise(self.program, op.index)):

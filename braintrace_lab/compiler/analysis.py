@@ -19,6 +19,7 @@ import dataclasses
 from typing import Dict, List, Optional, Tuple
 
 import brainstate
+import numpy as np
 
 from ..errors import CompilationError
 from ..ops._primitive import etp_op_p
@@ -85,6 +86,20 @@ class Analysis:
     mixing_groups: Tuple[int, ...] = ()        # groups whose cut transition mixes positions
     mixing_primitives: Dict[int, Tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
+
+def _fits_group(spec, y_shape, h_shape) -> bool:
+    """Whether an op's output ``y`` lines up with a hidden group position by position: the same shape,
+    or (element-wise ops) a shape that broadcasts to it, as a per-unit parameter ``(H,)`` does over a
+    batch ``(B, H)``: each position's ``y`` then feeds the same unit in every row, and the trace is
+    kept at the group's shape (``algorithms/step.py``)."""
+    if y_shape == h_shape:
+        return True
+    if spec.root().kind != 'element_wise' or len(y_shape) > len(h_shape):
+        return False
+    try:
+        return np.broadcast_shapes(y_shape, h_shape) == h_shape
+    except ValueError:
+        return False
 
 def _leaf_key_names(tree, value):
     import jax
@@ -225,10 +240,10 @@ def analyse(cap: StepCapture, names: Dict[int, str], strict: bool = False) -> An
                 gi = group_of[n]
                 if gi in gset or gi in mismatch:
                     continue
-                if tuple(y.aval.shape) != tuple(leaves[n].invar.aval.shape):
-                    mismatch.append(gi)
-                else:
+                if _fits_group(spec, tuple(y.aval.shape), tuple(leaves[n].invar.aval.shape)):
                     gset.append(gi)
+                else:
+                    mismatch.append(gi)
         via = any(_bits_of(through, leaves[n].outvar) >> k & 1 for n in hidden)
         reach_out = any(_bits_of(through, v) >> k & 1 for v in out_vars + other_written)
         ops.append(OpInfo(k, eqn, spec, tuple(wparams), tuple(wdirect), tuple(gset),
