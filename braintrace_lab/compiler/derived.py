@@ -8,8 +8,8 @@ lives here (the rest of the package reads the results from the compiled
 * :func:`mixing_groups`: groups whose op-cut transition mixes positions;
 * :func:`feeding_groups`: groups whose new value reaches another group's new value
   within the step (spikes read by a leaky readout);
-* :func:`readout_ops`: ETP ops whose output reaches a model output through no other
-  ETP op; :func:`output_groups`: groups whose new value reaches a model output
+* :func:`readout_ops`: ETP ops that read hidden states' new values out to a model
+  output through no other ETP op; :func:`output_groups`: groups whose new value reaches a model output
   through no ETP op;
 * :func:`positionwise_inputs`: ops whose input is built from the state without mixing
   positions (OSTL's two-pass self term applies);
@@ -137,10 +137,21 @@ def _cut_reach(jaxpr, n_out, seeds, op_bit) -> int:
     return or_bits(bits_of(bits, v) for v in jaxpr.outvars[:n_out])
 
 
-def readout_ops(jaxpr, n_out, n_ops) -> Tuple[int, ...]:
-    """Indices of the ETP ops whose output reaches a model output through no other ETP op."""
+def readout_ops(jaxpr, n_out, n_ops, group_outvars=None) -> Tuple[int, ...]:
+    """Indices of the ETP ops that read the network out: their output reaches a model output
+    through no other ETP op and, given ``group_outvars``, their input carries a hidden
+    group's new value. An input or recurrent op (``x W``, ``z^{t-1} W``) also reaches the
+    output when plain JAX reads the states out (``spike @ w_out``), but it is no readout."""
     reach = _cut_reach(jaxpr, n_out, {}, lambda k: 1 << k)
-    return tuple(k for k in range(n_ops) if reach >> k & 1)
+    found = [k for k in range(n_ops) if reach >> k & 1]
+    if group_outvars is None:
+        return tuple(found)
+    invars = set(jaxpr.invars)
+    seeds = {v: 1 for v in _group_outvar_bits(group_outvars) if v not in invars}
+    bits = propagate_bits(jaxpr, seeds, lambda eqn, k, in_bits: or_bits(in_bits))
+    op_eqns = [eqn for eqn in jaxpr.eqns if eqn.primitive is etp_op_p]
+    return tuple(k for k in found if any(bits_of(bits, v) for v in
+                                         op_eqns[k].invars[:op_eqns[k].params['spec'].n_inputs]))
 
 
 def output_groups(jaxpr, n_out, group_outvars) -> Tuple[int, ...]:

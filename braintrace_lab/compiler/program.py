@@ -201,7 +201,7 @@ def build_program(cap: StepCapture, an: Analysis, graph: ETraceGraph) -> Program
         mixing_groups=tuple(an.mixing_groups),
         mixing_primitives=tuple(sorted(an.mixing_primitives.items())),
         feeding_groups=feeding_groups(jaxpr, group_outvars),
-        readout_ops=readout_ops(jaxpr, cap.n_out_leaves, len(an.ops)),
+        readout_ops=readout_ops(jaxpr, cap.n_out_leaves, len(an.ops), group_outvars),
         output_groups=output_groups(jaxpr, cap.n_out_leaves, group_outvars),
         positionwise_inputs=positionwise_inputs(jaxpr, op_eqns),
         recurrent_input_ops=recurrent_input_ops(jaxpr, [leaves[n].invar for n in hidden_ids], op_eqns),
