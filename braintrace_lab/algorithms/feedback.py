@@ -44,6 +44,20 @@ def output_groups(plan) -> set:
     return set(plan.program.output_groups)
 
 
+def _braintrace_draw(n_target, n_layer, key, init_scale):
+    """``B (n_target, n_layer)`` drawn as braintrace draws it, returned transposed (readout inputs first)."""
+    import brainstate
+    for name, n in (('n_target', n_target), ('n_layer', n_layer)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise TypeError(f'FixedRandomFeedback(n_target, n_layer, key): {name} must be a positive integer, '
+                            f'got {n!r}; or pass one matrix, FixedRandomFeedback(B) with B (readout inputs, '
+                            f'readout outputs).')
+    if key is None:
+        raise TypeError('FixedRandomFeedback(n_target, n_layer, key) needs a key, e.g. brainstate.random.split_key().')
+    B = init_scale * brainstate.random.normal(size=(int(n_target), int(n_layer)), key=key)
+    return np.asarray(B).T
+
+
 class FixedRandomFeedback:
     """A frozen random feedback matrix ``B (I, O)`` that stands in for a readout weight's transpose.
 
@@ -51,11 +65,17 @@ class FixedRandomFeedback:
     instead of ``dL/dy W^T``. ``B`` is drawn once, ``N(0, scale^2)`` with
     ``scale = 1/sqrt(I)`` by default, from a NumPy seed (a constant, never a tracer).
 
+    braintrace's form ``FixedRandomFeedback(n_target, n_layer, key, init_scale=0.1)`` draws
+    its ``B (n_target, n_layer)`` as braintrace does (the transpose of this class's
+    matrix) and has braintrace's ``.B`` and ``.project(y) = y B``.
+
     >>> fb = FixedRandomFeedback.random(6, 2, seed=1)     # the readout's inputs and outputs
     >>> learner = braintrace_lab.EProp(model, feedback=fb)   # or feedback='random', feedback_seed=1
     """
 
-    def __init__(self, matrix):
+    def __init__(self, matrix, n_layer=None, key=None, init_scale: float = 0.1):
+        if n_layer is not None or key is not None:
+            matrix = _braintrace_draw(matrix, n_layer, key, init_scale)
         m = np.asarray(matrix)
         if m.ndim != 2 or not np.issubdtype(m.dtype, np.floating):
             raise ValueError(f'FixedRandomFeedback needs a 2-D float matrix (readout inputs, readout '
@@ -72,6 +92,23 @@ class FixedRandomFeedback:
     @property
     def shape(self):
         return self.matrix.shape
+
+    @property
+    def B(self):
+        """braintrace's ``B (n_target, n_layer)``: this matrix transposed."""
+        return jnp.asarray(self.matrix.T)
+
+    @property
+    def n_target(self) -> int:
+        return int(self.matrix.shape[1])
+
+    @property
+    def n_layer(self) -> int:
+        return int(self.matrix.shape[0])
+
+    def project(self, y_target):
+        """braintrace's projection of a target onto the layer: ``y B``."""
+        return jnp.matmul(y_target, self.B.astype(jnp.result_type(y_target)))
 
     def __call__(self, cot):
         """The feedback ``dL/dy B^T`` for an output cotangent ``(..., O)``."""
@@ -98,8 +135,9 @@ def build_feedback(plan, feedback, seed: int, who: str) -> Dict[int, FixedRandom
     ops = readout_ops(plan)
     if not ops:
         raise CompilationError(f'{who}: random feedback replaces the transpose of a readout, but no ETP op '
-                               f'reaches the model output (the output is a hidden state itself). Use '
-                               f"feedback='symmetric', or read the output through braintrace_lab.matmul.")
+                               f'reads the hidden states out to the model output (the output is a hidden '
+                               f'state itself, or plain JAX reads it out, e.g. spike @ w_out). Read the output '
+                               f"through braintrace_lab.matmul / braintrace_lab.nn.Linear, or use feedback='symmetric'.")
     out = {}
     for j, k in enumerate(ops):
         op = plan.ops[k]

@@ -66,6 +66,11 @@ def check_flag(name: str, value, who: str) -> bool:
 
 def check_decay_or_rank(decay_or_rank):
     """Validate ``decay_or_rank``: a float in (0, 1) is a decay, an int >= 1 a rank."""
+    if isinstance(decay_or_rank, (tuple, list)):
+        raise TypeError(f'decay_or_rank={decay_or_rank!r}: an (input side, output side) pair of decays is '
+                        f"braintrace's form; here both factors share one decay. Pass one float in (0, 1), "
+                        f'e.g. decay_or_rank={decay_or_rank[-1] if decay_or_rank else 0.9!r} (the output side), '
+                        f'or an int rank >= 1 (docs/compatibility.md).')
     if isinstance(decay_or_rank, bool) or not isinstance(decay_or_rank, numbers.Real):
         raise TypeError(f'decay_or_rank must be a float decay in (0, 1) or an int rank >= 1, '
                         f'got {decay_or_rank!r} ({type(decay_or_rank).__name__}).')

@@ -39,7 +39,7 @@ from .bias_corrected import BiasCorrectedIODimEngine
 from .engines import IODimEngine, LowRankEngine, ParamDimEngine
 from .feedback import FeedbackPlan, FixedRandomFeedback, TargetProjection, build_feedback, output_groups
 from .options import check_flag
-from .snn_traces import KappaFilter, PresynapticTrace, ProjectedSignal, check_unit_interval, leak_decays
+from .snn_traces import KappaTraceFilter, PresynapticTrace, ProjectedSignal, check_unit_interval, leak_decays
 
 __all__ = ['Rule', 'RuleBinding', 'TraceComponent', 'SignalComponent', 'FullTrace', 'FactorTrace', 'LowRankTrace',
            'Presynaptic', 'Backprop', 'RandomFeedback', 'ProjectedTarget', 'TRANSITIONS', 'feedback_signal',
@@ -147,7 +147,7 @@ class FullTrace(TraceComponent):
 
     def engine(self, binding, relation):
         inner = ParamDimEngine(dtype=binding.dtype, decay=binding.decay(self.decay, relation))
-        return KappaFilter(inner=inner, kappa=self.kappa) if self.kappa > 0 else inner
+        return KappaTraceFilter(inner=inner, kappa=self.kappa) if self.kappa > 0 else inner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,7 +259,13 @@ class ProjectedTarget(SignalComponent):
             raise TypeError(f'ProjectedTarget: seed must be an int, got {self.seed!r}.')
         object.__setattr__(self, 'seed', int(self.seed))
         if self.target_shape is not None:
-            object.__setattr__(self, 'target_shape', tuple(int(s) for s in np.atleast_1d(self.target_shape)))
+            sizes = [s.item() if isinstance(s, np.generic) else s for s in np.atleast_1d(np.asarray(self.target_shape,
+                                                                                              dtype=object))]
+            if not sizes or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sizes):
+                raise ValueError(f'target_shape={self.target_shape!r}: give the target\'s shape as positive integer '
+                                 f'sizes, e.g. target_shape=(n_out,) (or leave it out: the shape of the model\'s '
+                                 f'output).')
+            object.__setattr__(self, 'target_shape', tuple(int(s) for s in sizes))
 
     def prepare(self, plan, dtype, who, target_shape=None, **options):
         shape = tuple(target_shape or self.target_shape or ())

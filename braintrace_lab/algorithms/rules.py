@@ -54,9 +54,9 @@ def ostl_recurrent() -> Rule:
     return Rule('OSTL (recurrent)', FullTrace(), Backprop(), 'coupled')
 
 
-def ostl_feedforward(decay: float = 0.0, normalized: bool = False) -> Rule:
+def ostl_feedforward(decay: float = 0.0, normalized: bool = False, bias_correction: bool = False) -> Rule:
     """OSTL (feed-forward): factor traces with decay ``a`` (``0``: the one-step spatial term only)."""
-    return Rule('OSTL (feed-forward)', FactorTrace(decay, normalized), Backprop(), 'cut')
+    return Rule('OSTL (feed-forward)', FactorTrace(decay, normalized, bias_correction), Backprop(), 'cut')
 
 
 def otpe(mode: str = 'full', decay=None) -> Rule:

@@ -24,6 +24,13 @@ from .time_driver import scan_time
 __all__ = ['SequenceDriverMixin', 'ETraceVmap']
 
 _REDUCTIONS = ('mean', 'sum')
+_BRAINTRACE_ATTRIBUTES = {
+    'report': "learner.graph (its .explain(), .diagnostics, .to_dict()) or learner.show_graph()",
+    'executor': "learner.graph for the compiled record; the step itself is the learner's update",
+    'graph_executor': "learner.graph for the compiled record; the step itself is the learner's update",
+    'modulator': "the rule value, learner.rule (its trace, signal and transition)",
+    'decay': "learner.decay_or_rank for ES-D-RTRL / pp_prop, or the rule value learner.rule",
+}
 _LOSS_OUTPUTS = ('per_step', 'masked', 'scalar')
 
 
@@ -185,6 +192,18 @@ class ETraceVmap(SequenceDriverMixin, brainstate.nn.Vmap):
         return self.module.param_states
 
     _seq_vmapped = True
+    vmap_batch_size = None            # set by compile(..., vmap=True): the size of axis 0 of every input
+
+    def update(self, *args, **kwargs):
+        if self.vmap_batch_size is not None and self.in_axes == 0:
+            for x in jax.tree.leaves((args, kwargs)):
+                shape, b = tuple(jnp.shape(getattr(x, 'mantissa', x))), self.vmap_batch_size
+                if not shape or shape[0] != b:
+                    got, again = (f'batch {shape[0]}', shape[0]) if shape else ('no batch axis', 'B')
+                    raise ValueError(f'this learner was compiled with vmap=True for a batch of {b} on axis 0, but '
+                                     f'an input has shape {shape} ({got}); give inputs of {b} samples on axis 0, '
+                                     f'or compile again with batch_size={again}.')
+        return super().update(*args, **kwargs)
 
     def etrace_grad(self, *sequences, **kwargs):
         """braintrace's ``etrace_grad(*sequences, step_fn=...)`` over the vmapped learner."""
@@ -218,6 +237,29 @@ class LearnerDrivers(SequenceDriverMixin):
     def hidden_states(self):
         """The model's ``HiddenState`` objects keyed by path."""
         return self.model.states(brainstate.HiddenState)
+
+    @property
+    def other_states(self):
+        """The model's states that are neither parameters nor hidden states, keyed by path."""
+        return self.model.states().filter(
+            lambda path, st: not isinstance(st, (brainstate.ParamState, brainstate.HiddenState)))
+
+    @property
+    def path_to_states(self):
+        """Every state of the model keyed by path."""
+        return self.model.states()
+
+    @property
+    def state_id_to_path(self):
+        """``{id(state): path}`` for every state of the model."""
+        return {id(st): path for path, st in self.model.states().items()}
+
+    def __getattr__(self, name):
+        # braintrace learner attributes with no counterpart here: say what to use (plain lookup failed)
+        if name in _BRAINTRACE_ATTRIBUTES:
+            raise AttributeError(f'{type(self).__name__} has no {name!r} (a braintrace learner attribute); '
+                                 f'use {_BRAINTRACE_ATTRIBUTES[name]}.')
+        raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
 
     def show_graph(self):
         """Print the compiled graph's report (braintrace's name; :meth:`ETraceGraph.explain`)."""

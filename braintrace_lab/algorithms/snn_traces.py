@@ -4,7 +4,7 @@ Same contract as :mod:`.engines` (``init``, ``update``, ``grads`` per relation;
 ``xf`` input factor ``(..., I)``, ``Df = dh/dy (..., O, S)``, ``g`` the learning
 signal ``(..., O, S)``):
 
-* :class:`KappaFilter` low-passes any linear trace: ``e_bar = kappa e_bar + e``;
+* :class:`KappaTraceFilter` low-passes any linear trace: ``e_bar = kappa e_bar + e``;
   the gradient contracts ``e_bar`` (e-prop's filtered eligibility trace).
 * :class:`PresynapticTrace` keeps only ``a = lam a + xf`` between steps (OTTT);
   the gradient is ``a (x) sum_s g Df`` with this step's ``Df`` (kept under
@@ -15,7 +15,7 @@ signal ``(..., O, S)``):
 :func:`group_leak` reads a hidden group's leak ``exp(-dt/tau)`` from the model.
 
 >>> from braintrace_lab.algorithms.engines import ParamDimEngine
->>> KappaFilter(inner=ParamDimEngine(), kappa=0.9)     # e-prop with a filtered trace
+>>> KappaTraceFilter(inner=ParamDimEngine(), kappa=0.9)     # e-prop with a filtered trace
 >>> PresynapticTrace(decay=0.5)                        # OTTT_A with lambda = 0.5
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 
 from .engines import TraceEngine, _lead, factor_grads
 
-__all__ = ['KappaFilter', 'PresynapticTrace', 'ProjectedSignal', 'PER_STEP_KEY', 'group_leak', 'leak_decays',
+__all__ = ['KappaTraceFilter', 'PresynapticTrace', 'ProjectedSignal', 'PER_STEP_KEY', 'group_leak', 'leak_decays',
            'check_unit_interval', 'FALLBACK_DECAY', 'carried_traces']
 
 PER_STEP_KEY = 'post'
@@ -50,22 +50,22 @@ def check_unit_interval(name, value, who, closed_low=True):
 
 
 @dataclasses.dataclass(frozen=True)
-class KappaFilter(TraceEngine):
+class KappaTraceFilter(TraceEngine):
     """Low-pass of an inner engine's trace: ``e_bar^t = kappa e_bar^{t-1} + e^t``; gradient on ``e_bar``.
 
     Valid for engines whose gradient is linear in the trace (D-RTRL's). Memory is
     twice the inner trace (``e`` and ``e_bar``).
 
     >>> from braintrace_lab.algorithms.engines import ParamDimEngine
-    >>> KappaFilter(inner=ParamDimEngine(), kappa=0.5)
+    >>> KappaTraceFilter(inner=ParamDimEngine(), kappa=0.5)
     """
     inner: TraceEngine = None
     kappa: float = 0.0
 
     def __post_init__(self):
         if not isinstance(self.inner, TraceEngine):
-            raise TypeError(f'KappaFilter(inner=...) needs the engine whose trace it filters, e.g. '
-                            f'KappaFilter(inner=ParamDimEngine(), kappa=0.5); got inner={self.inner!r}.')
+            raise TypeError(f'KappaTraceFilter(inner=...) needs the engine whose trace it filters, e.g. '
+                            f'KappaTraceFilter(inner=ParamDimEngine(), kappa=0.5); got inner={self.inner!r}.')
 
     def init(self, rule, S, x_shape, dtype):
         tr = self.inner.init(rule, S, x_shape, dtype)

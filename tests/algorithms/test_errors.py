@@ -103,13 +103,13 @@ def test_engine_options_come_before_dtype():
     """``dtype`` is keyword-only: a positional option lands in the engine's own field."""
     import jax.numpy as jnp
     from braintrace_lab.algorithms.engines import IODimEngine, LowRankEngine, ParamDimEngine
-    from braintrace_lab.algorithms.snn_traces import KappaFilter, PresynapticTrace
+    from braintrace_lab.algorithms.snn_traces import KappaTraceFilter, PresynapticTrace
     assert ParamDimEngine(0.9) == ParamDimEngine(decay=0.9) and ParamDimEngine(0.9).dtype is None
     assert IODimEngine(0.0, 0.0, 1.0) == IODimEngine(x_decay=0.0, f_decay=0.0, f_scale=1.0)
     assert PresynapticTrace(0.5).decay == 0.5 and LowRankEngine(2).rank == 2
-    assert KappaFilter(ParamDimEngine(), 0.5) == KappaFilter(inner=ParamDimEngine(), kappa=0.5)
+    assert KappaTraceFilter(ParamDimEngine(), 0.5) == KappaTraceFilter(inner=ParamDimEngine(), kappa=0.5)
     assert ParamDimEngine(0.9, dtype=jnp.bfloat16).dtype == jnp.bfloat16
     with pytest.raises(TypeError):
         ParamDimEngine(0.9, jnp.bfloat16)          # dtype only by name
-    with pytest.raises(TypeError, match=r'KappaFilter\(inner=ParamDimEngine\(\), kappa=0.5\)'):
-        KappaFilter(kappa=0.5)                     # nothing to filter
+    with pytest.raises(TypeError, match=r'KappaTraceFilter\(inner=ParamDimEngine\(\), kappa=0.5\)'):
+        KappaTraceFilter(kappa=0.5)                     # nothing to filter

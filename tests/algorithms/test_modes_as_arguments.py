@@ -17,7 +17,7 @@ import pytest
 import braintrace_lab as bl
 from braintrace_lab.algorithms import engines
 from braintrace_lab.algorithms.engines import EngineMode, IODimEngine, ParamDimEngine, position_sum, with_mode
-from braintrace_lab.algorithms.snn_traces import KappaFilter, ProjectedSignal
+from braintrace_lab.algorithms.snn_traces import KappaTraceFilter, ProjectedSignal
 from braintrace_lab.algorithms.time_driver import scan_time
 from braintrace_lab.lab.learners import BPTT, sequence_grads
 from braintrace_lab.models import get_fixture, mse_loss
@@ -104,7 +104,7 @@ def test_position_sum_mode_argument_picks_the_contraction():
 
 def test_with_mode_reaches_wrapped_engines_and_leaves_the_value():
     mode = EngineMode(summed=True)
-    kappa = KappaFilter(inner=ParamDimEngine(0.5), kappa=0.3)
+    kappa = KappaTraceFilter(inner=ParamDimEngine(0.5), kappa=0.3)
     moded = with_mode(kappa, mode)
     assert moded.mode == mode and moded.inner.mode == mode and moded.inner.decay == 0.5
     assert kappa.inner.mode == EngineMode() and moded == kappa and repr(moded) == repr(kappa)

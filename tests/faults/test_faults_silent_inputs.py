@@ -143,3 +143,10 @@ def test_a_built_in_name_is_not_rebound_by_accident():
         assert _REGISTRY['probe_rebind'] is bl.OTTT
     finally:
         _REGISTRY.pop('probe_rebind', None)
+
+
+def test_a_pair_of_decays_is_refused_with_one_decay_suggested(rnn):
+    fx, model, xs, _ = rnn
+    with fx.context(), pytest.raises(TypeError, match=r"decay_or_rank=\(0.9, 0.5\): an \(input side, output side\) "
+                                                      r"pair .* e.g. decay_or_rank=0.5"):
+        bl.pp_prop(model, decay_or_rank=(0.9, 0.5))
