@@ -22,11 +22,11 @@ OPTIONS = {'pp_prop': {'decay_or_rank': 0.9}}
 class LeakyWithTau(brainstate.nn.Module):
     """``h = a h + (1 - a) tanh(x W_in + h W_rec)`` with a learnable per-unit leak ``a = sigmoid(tau)``."""
 
-    def __init__(self):
+    def __init__(self, tau_shape=(H,)):
         super().__init__()
         self.win = brainstate.ParamState(brainstate.random.randn(I, H) * 0.5)
         self.wr = brainstate.ParamState(brainstate.random.randn(H, H) * 0.3)
-        self.tau = brainstate.ParamState(brainstate.random.randn(H))
+        self.tau = brainstate.ParamState(brainstate.random.randn(*tau_shape))
 
     def init_state(self, batch_size=None, **kwargs):
         self.h = brainstate.HiddenState(jnp.zeros((batch_size, H) if batch_size else (H,)))
@@ -42,9 +42,9 @@ XS = jax.random.normal(jax.random.PRNGKey(2), (T, B, I))
 YS = jax.random.normal(jax.random.PRNGKey(3), (T, B, H))
 
 
-def _grads(rule, row=None):
+def _grads(rule, row=None, tau_shape=(H,)):
     brainstate.random.seed(5)
-    model = LeakyWithTau()
+    model = LeakyWithTau(tau_shape)
     xs, ys = (XS, YS) if row is None else (XS[:, row], YS[:, row])
     batch = {'batch_size': B} if row is None else {}
     learner = bl.compile(model, rule, xs[0], **batch, **OPTIONS.get(rule, {}))
@@ -61,18 +61,29 @@ def test_the_per_unit_parameter_is_traced_with_no_warning():
 
 @pytest.mark.parametrize('rule', RULES)
 def test_a_batched_learner_is_the_sum_of_its_rows(rule):
-    batched, _ = _grads(rule)
-    rows = [_grads(rule, b)[0] for b in range(B)]
+    _check_rows(rule, (H,))
+
+
+@pytest.mark.parametrize('rule', ['d_rtrl', 'rtrl'])
+def test_a_leak_shared_by_all_units_is_traced_too(rule):
+    """A scalar ``tau`` broadcasts over units (and rows): the same per-position trace, summed to ``()``."""
+    _check_rows(rule, ())
+
+
+def _check_rows(rule, tau_shape):
+    batched, _ = _grads(rule, tau_shape=tau_shape)
+    rows = [_grads(rule, b, tau_shape=tau_shape)[0] for b in range(B)]
     for name, g in batched.items():
         total = sum(r[name] for r in rows)
         assert np.abs(total).max() > 0
         np.testing.assert_allclose(g, total, rtol=2e-5, atol=2e-6 * np.abs(total).max(), err_msg=f'{rule}: {name}')
 
 
-def test_exact_rtrl_through_the_broadcast_equals_bptt():
-    online, learner = _grads('rtrl')
+@pytest.mark.parametrize('tau_shape', [(H,), ()])
+def test_exact_rtrl_through_the_broadcast_equals_bptt(tau_shape):
+    online, learner = _grads('rtrl', tau_shape=tau_shape)
     brainstate.random.seed(5)
-    model = LeakyWithTau()
+    model = LeakyWithTau(tau_shape)
     brainstate.nn.init_all_states(model, batch_size=B)
     exact = bptt_grad(model, XS, lambda out, t: jnp.sum((out - YS[t]) ** 2))[0]
     exact = {k[0]: np.asarray(v) for k, v in exact.items()}
