@@ -22,8 +22,8 @@ import functools
 
 import numpy as np
 
-from .grading import (Exercise, WrongAnswer, as_array, call, correct, cosine, how_far, relative_error,
-                      scale_of)
+from .grading import (Exercise, StudentCodeError, Unsolved, WrongAnswer, as_array, call, correct, cosine,
+                      how_far, relative_error, scale_of)
 
 __all__ = ['EXERCISES', 'leaky_problem', 'online_weight_grad']
 
@@ -139,7 +139,15 @@ def _grade_signal(answer):
                           'depend on anything other than its arguments h, V and y?')
     s = scale_of(got, ref)
     hints = [f'Your learning signal is off: relative error {err:.2g} against dL^t/dh^t on a random probe.']
-    if abs(s - 0.5) < 1e-3 and relative_error(got, 0.5 * ref) < 1e-6:
+    per_batch = _batch_scaling(answer, s, rng) if relative_error(got, s * ref) < 1e-6 else None
+    if per_batch is not None:
+        hints.append('It points the right way, but it shrinks as the batch grows: you divided by the batch size. '
+                     'L^t sums over the batch (as mse_loss does), so the signal of one sequence does not depend '
+                     'on how many others share the batch.')
+        if abs(per_batch - 1) > 1e-3:
+            hints.append(f'Without that division it would still be {how_far(per_batch, 1.0)}: look at the factors '
+                         f'the chain rule brings through the square.')
+    elif abs(s - 0.5) < 1e-3 and relative_error(got, 0.5 * ref) < 1e-6:
         hints.append('It points the right way but is half as large: differentiate the square in '
                      'L^t = sum (y - y*)^2 once more, carefully.')
     elif relative_error(got, s * ref) < 1e-6:
@@ -149,6 +157,26 @@ def _grade_signal(answer):
         hints.append(f'It does not point the same way (cosine {cosine(got, ref):.2f}). Look at the chain rule '
                      f'through y = h V: the signal for unit j collects the output errors through row j of V.')
     return _wrong(hints)
+
+
+def _batch_scaling(answer, scale, rng):
+    """``scale * B`` if the answer, probed again with another batch size, scales like ``1 / batch``; else None.
+
+    The graded probe has batch ``B``; a signal divided by the batch size is then ``1 / B`` of the right one,
+    which looks the same as a constant factor. A second probe with batch ``B + 1`` tells them apart.
+    """
+    b2 = B + 1
+    h, V, y = rng.normal(size=(b2, N_HIDDEN)), rng.normal(size=(N_HIDDEN, N_OUT)), rng.normal(size=(b2, N_OUT))
+    try:
+        got = as_array(call(answer, h, V, y, what='your learning_signal'), h.shape, 'the learning signal')
+    except (WrongAnswer, StudentCodeError, Unsolved):
+        return None
+    ref = _signal_reference(h, V, y)
+    s2 = scale_of(got, ref)
+    if relative_error(got, s2 * ref) > 1e-6 or abs(s2 - scale) < 1e-6 * abs(scale):
+        return None
+    per_batch = scale * B
+    return per_batch if abs(s2 * b2 - per_batch) < 1e-6 * abs(per_batch) else None
 
 
 def _wrong(hints):

@@ -4,8 +4,10 @@ Both use the catalog's leaky integrator (``get_fixture('leaky')``), batch 2, 16 
 data seed 0, per-step loss ``mse_loss``, gradients summed over the sequence
 (``learner.etrace_grad``) and compared with ``bptt_grad`` by ``agreement``:
 
-* ``04-es-decay``: the decay ``a`` (to within 0.05) at which ES-D-RTRL's cosine to BPTT,
-  over all parameters, first drops below 0.9: correct when ``cos(a) < 0.9 <= cos(a - 0.05)``.
+* ``04-es-decay``: the largest decay ``a`` on the grid 0.1, 0.2, ..., 0.9 at which
+  ES-D-RTRL's cosine to BPTT, over all parameters, is at least 0.9. On that grid the cosine
+  falls at every step, and no grid value lies within 0.015 of the threshold (0.9160 at
+  0.6, 0.8808 at 0.7), so rounding in the last digits cannot move the answer.
 * ``04-lossless-rank``: the smallest integer rank ``r`` for which ``pp_prop`` with
   ``decay_or_rank=r`` equals BPTT on the same model with 3 hidden units (``n_hidden=3``).
 
@@ -21,7 +23,8 @@ from .grading import Exercise, WrongAnswer, as_number, correct
 
 __all__ = ['EXERCISES', 'es_cosine', 'rank_error']
 
-B, T, STEP, THRESHOLD, N_RANK = 2, 16, 0.05, 0.9, 3
+B, T, THRESHOLD, N_RANK = 2, 16, 0.9, 3
+GRID = tuple(round(0.1 * k, 1) for k in range(1, 10))     # the decays the exercise asks about
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,19 +69,24 @@ def _grade_es_decay(answer):
     a = as_number(answer, 'the decay')
     if not 0 < a < 1:
         raise WrongAnswer(f'a decay lies strictly between 0 and 1; {a:g} does not.')
-    cos_a = es_cosine(round(a, 6))
-    if cos_a >= THRESHOLD:
-        raise WrongAnswer(f'At decay {a:g} the cosine to BPTT is {cos_a:.3f}, still at or above {THRESHOLD}: '
-                          f'the drop comes at a larger decay. Look at how the cosine moves as you raise it.')
-    lower = round(a - STEP, 6)
-    if lower > 0:
-        cos_lower = es_cosine(lower)
-        if cos_lower < THRESHOLD:
-            raise WrongAnswer(f'At decay {a:g} the cosine is below {THRESHOLD}, but it already is at '
-                              f'{lower:g} ({cos_lower:.3f}): the first drop is at a smaller decay.')
-    return correct(name, f'The cosine crosses {THRESHOLD} within {STEP} below your decay. The longer the '
-                         f'factors remember, the more the product of two leaky sums differs from the true '
-                         f'trace, and the larger the traced weights\' gradients grow against the exact readout\'s.')
+    on_grid = [g for g in GRID if abs(a - g) < 1e-6]
+    if not on_grid:
+        raise WrongAnswer(f'{a:g} is not on the grid 0.1, 0.2, ..., 0.9: give the largest decay of that grid '
+                          f'at which the cosine is at least {THRESHOLD}.')
+    a = on_grid[0]
+    cos_a = es_cosine(a)
+    if cos_a < THRESHOLD:
+        raise WrongAnswer(f'At decay {a:g} the cosine to BPTT is {cos_a:.4f}, below {THRESHOLD}: look for the '
+                          f'answer at a smaller decay.')
+    above = GRID.index(a) + 1
+    if above < len(GRID) and es_cosine(GRID[above]) >= THRESHOLD:
+        raise WrongAnswer(f'At decay {a:g} the cosine to BPTT is {cos_a:.4f}, at or above {THRESHOLD}, and it stays '
+                          f'there at the next decay of the grid: the largest such decay is larger. Run es_cosine '
+                          f'on the decays above yours.')
+    return correct(name, f'Your decay is the last on the grid whose cosine stays at or above {THRESHOLD}; the next '
+                         f'one falls below. The longer the factors remember, the more the product of two leaky '
+                         f'sums differs from the true trace, and the larger the traced weights\' gradients grow '
+                         f'against the exact readout\'s.')
 
 
 def _grade_rank(answer):
@@ -101,7 +109,7 @@ def _grade_rank(answer):
 
 EXERCISES = (
     Exercise('04-es-decay', '04_gradient_agreement', 'Where ES-D-RTRL stops agreeing with BPTT',
-             'a decay a in (0, 1), to within 0.05: the first at which the cosine to BPTT drops below 0.9',
+             'a decay a on the grid 0.1, 0.2, ..., 0.9: the largest whose cosine to BPTT is at least 0.9',
              _grade_es_decay),
     Exercise('04-lossless-rank', '04_gradient_agreement', 'The smallest rank that loses nothing',
              'an integer r: the smallest pp_prop rank equal to BPTT on the leaky model with 3 hidden units',

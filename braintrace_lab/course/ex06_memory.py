@@ -1,4 +1,4 @@
-"""Tutorial 06's exercises: how trace memory grows with width, and when BPTT's memory overtakes D-RTRL's.
+"""Tutorial 06's exercises: how trace memory grows with width, and when BPTT's memory catches up with D-RTRL's.
 
 Both use the catalog's dense tanh RNN (``get_fixture('rnn')``: 4 inputs, one recurrent
 matmul on ``[x, h]`` with a bias) with a batch of 8, and ``learner.trace_memory()``:
@@ -6,7 +6,8 @@ matmul on ``[x, h]`` with a bias) with a batch of 8, and ``learner.trace_memory(
 * ``06-width-growth``: the factors ``{'D-RTRL': ..., 'ES-D-RTRL': ...}`` by which each
   rule's trace grows when the RNN goes from 16 to 128 hidden units (to within 1 %).
 * ``06-crossover``: the sequence length ``T`` at which BPTT's stored hidden states (one
-  ``(B, N)`` state per step, ``N = 16``) take as many bytes as D-RTRL's trace.
+  ``(B, N)`` state per step, ``N = 16``) take exactly as many bytes as D-RTRL's trace
+  (one step longer and BPTT stores more).
 
 >>> from braintrace_lab.course.ex06_memory import trace_bytes
 >>> trace_bytes('d_rtrl', 16)
@@ -85,6 +86,10 @@ def _grade_crossover(answer):
                              'for this layer is inputs + N + 1 hidden states\' worth. Longer sequences than '
                              'that favour D-RTRL, and BPTT keeps growing while D-RTRL does not.')
     side = 'less' if t * per_step < trace else 'more'
+    if (t - 1) * per_step == trace:
+        raise WrongAnswer(f'At T = {t} BPTT stores more than D-RTRL\'s trace: it is the first length at which BPTT '
+                          f'needs more. The exercise asks for the length at which the two take the same number of '
+                          f'bytes.')
     raise WrongAnswer(f'At T = {t} BPTT stores {side} than D-RTRL\'s trace ({how_far(t * per_step, trace)}). '
                       f'Count both per batch element: BPTT N numbers per step, D-RTRL one number per weight of '
                       f'the recurrent layer, bias included.')
@@ -94,7 +99,7 @@ EXERCISES = (
     Exercise('06-width-growth', '06_memory_and_speed', 'How trace memory grows with width',
              "a dict {'D-RTRL': factor, 'ES-D-RTRL': factor}: trace growth from 16 to 128 hidden units",
              _grade_growth),
-    Exercise('06-crossover', '06_memory_and_speed', "When BPTT's memory overtakes D-RTRL's",
+    Exercise('06-crossover', '06_memory_and_speed', "When BPTT's memory catches up with D-RTRL's",
              "an integer T: the sequence length at which BPTT's stored states equal D-RTRL's trace (N = 16)",
              _grade_crossover),
 )

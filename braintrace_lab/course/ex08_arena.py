@@ -30,7 +30,26 @@ B, T, EXACT = 2, 16, 1e-4
 
 
 def _base(rule: str) -> str:
-    return rule.split(':', 1)[0].split('(', 1)[0].strip().lower().replace('-', '_')
+    return rule.split(':', 1)[0].split('(', 1)[0].strip().lower().replace('-', '_').replace(' ', '_')
+
+
+@functools.lru_cache(maxsize=1)
+def _aliases() -> dict:
+    """``{normalised display name: base name}`` of the arena's rules: 'ES-D-RTRL' reads as pp_prop, 'e-prop' as eprop."""
+    from ..lab.names import display_name
+    return {_base(display_name(_base(r))): _base(r) for r in RULES}
+
+
+def _shown(rule: str) -> str:
+    """The display name of a base name, without its options: 'ES-D-RTRL' for pp_prop."""
+    from ..lab.names import display_name
+    return display_name(rule).split(' (', 1)[0]
+
+
+def _rule_of(name) -> str:
+    """The base name of a rule as the student wrote it: a registered name, a lab label or a display name."""
+    base = _base(str(name))
+    return _aliases().get(base, base)
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,18 +98,18 @@ def _grade_exact_rules(answer):
     if isinstance(answer, str):
         answer = {answer}
     try:
-        got = {_base(str(r)) for r in answer}
+        got = {_rule_of(r) for r in answer}
     except TypeError:
         raise WrongAnswer(f'give a set of rule names such as {{"d_rtrl"}}, got {type(answer).__name__}.') from None
     errors = rule_errors()
     unknown = sorted(got - set(errors))
     if unknown:
         raise WrongAnswer(f'{unknown[0]!r} is not one of the online rules of this arena: '
-                          f'{", ".join(sorted(errors))}.')
+                          f'{", ".join(f"{r} ({_shown(r)})" for r in sorted(errors))}.')
     exact = {r for r, e in errors.items() if e < EXACT}
     if got - exact:
         r = sorted(got - exact)[0]
-        raise WrongAnswer(f'{r} is not exact on this layer: its gradient differs from BPTT\'s by a relative error '
+        raise WrongAnswer(f'{_shown(r)} ({r}) is not exact on this layer: its gradient differs from BPTT\'s by a relative error '
                           f'of {errors[r]:.2g}. Ask what it keeps of the trace, and what it multiplies it by.')
     if exact - got:
         raise WrongAnswer(f'{len(exact - got)} exact rule(s) missing. A feed-forward LIF layer has a diagonal '

@@ -4,7 +4,7 @@
   neighbours, so the farthest unit is 3 hops away), the smallest ``n`` at which SnAp-n's
   summed gradient equals exact RTRL's (relative error below ``1e-5``, 8 steps, float32).
 * ``10-uoro-average``: the number of seeded UORO runs whose mean has half the error of the
-  mean of 16 runs (independent runs of an unbiased estimate: error ``~ 1/sqrt(N)``).
+  mean of 16 runs (independent runs of an unbiased estimate: error ``~ 1/sqrt(R)`` for ``R`` runs).
 
 >>> from braintrace_lab.course.ex10_rtrl_zoo import snap_ring_error
 >>> snap_ring_error(4) < 1e-5 < snap_ring_error(3)
@@ -107,12 +107,12 @@ def _grade_uoro(answer):
     n = as_number(answer, 'the number of runs')
     want = 4 * BASE_RUNS
     if n == 2 * BASE_RUNS:
-        raise WrongAnswer(f'Twice the runs does not halve the error: the error of a mean of N independent runs '
-                          f'falls like 1/sqrt(N), not 1/N.')
+        raise WrongAnswer(f'Twice the runs does not halve the error: the error of a mean of R independent runs '
+                          f'falls like 1/sqrt(R), not 1/R.')
     if n != want:
         raise WrongAnswer(f'{n:g} runs is {how_far(n, want)}: for a mean of independent unbiased runs, write the '
-                          f'error as sigma / sqrt(N) and solve for the N that halves it.')
-    return correct(name, f'The variance of a mean of N runs is Var / N, its error sigma / sqrt(N): halving it '
+                          f'error as sigma / sqrt(R) and solve for the R that halves it.')
+    return correct(name, f'The variance of a mean of R runs is Var / R, its error sigma / sqrt(R): halving it '
                          f'takes four times the runs, {want}. Unbiased does not mean cheap.')
 
 
