@@ -206,6 +206,22 @@ def _resolve_devices(args) -> Optional[int]:
         raise UsageError(str(err)) from None
 
 
+def _write_report(out: pathlib.Path, html: str) -> Optional[pathlib.Path]:
+    """Write the report to ``out``; if that fails after training, to a temporary file instead (``None``: neither)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html, encoding='utf-8')
+        return out
+    except OSError as err:
+        import tempfile
+        fd, spare = tempfile.mkstemp(prefix='braintrace-lab-report-', suffix='.html')
+        with os.fdopen(fd, 'w', encoding='utf-8') as fp:
+            fp.write(html)
+        print(f'{PROG} compare: failed: the report could not be written to {str(out)!r} ({type(err).__name__}: '
+              f'{err}); it was written to {spare} instead (the table above has the results)', file=sys.stderr)
+        return None
+
+
 def cmd_compare(args, parser) -> int:
     task_name = _resolve_task(args.task)
     algorithms, n_seeds, epochs = _resolve_run(args)
@@ -219,8 +235,11 @@ def cmd_compare(args, parser) -> int:
         if model != SETUPS.get(task_name, (None, None))[1]:
             model_opts = {} if model == 'live_snn' else {'n_hidden': 16}
     out = pathlib.Path(args.out)
-    if out.exists() and out.is_dir():
-        raise UsageError(f'--out {str(out)!r} is a directory; give a file path such as {DEFAULT_OUT}')
+    from .lab.checkpoint import check_writable
+    try:
+        check_writable(out, '--out')               # before training: a report that cannot be written loses nothing
+    except OSError as err:
+        raise UsageError(f'{err} (e.g. --out {DEFAULT_OUT})') from None
 
     import warnings as _w
     from .lab.compare import compare_algorithms
@@ -259,8 +278,9 @@ def cmd_compare(args, parser) -> int:
     meta = {'model': f'{describe_model(factory)} ({factory!r})', 'chance_level': getattr(task, 'chance_level', None),
             'written': datetime.datetime.now().isoformat(timespec='seconds'), 'command': ' '.join(
                 [PROG] + [shlex.quote(a) for a in (args.argv or [])])}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(comparison, meta=meta), encoding='utf-8')
+    out = _write_report(out, render_report(comparison, meta=meta))
+    if out is None:
+        return 130 if interrupted is not None else 1
     if interrupted is not None:
         again = ' (continue with the same command and --resume)' if args.checkpoint is not None else ''
         print(f'{PROG} compare: interrupted; the table above has the finished steps, report written to {out} '

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import numbers
 from typing import Optional
 
 import brainstate
@@ -43,6 +44,26 @@ def resolve_algorithm(algorithm):
                         "compile(model, 'd_rtrl', x0) or compile(model, 'pp_prop', x0, decay_or_rank=0.9).")
     raise TypeError(f'algorithm must be a registered name, an ETraceAlgorithm subclass or a Rule value '
                     f'(braintrace_lab.rules.eprop(...)), got {type(algorithm).__name__}.')
+
+
+def _check_model_and_inputs(model, example_inputs, seed) -> tuple:
+    """Refuse a model that is not a module and a seed that is not an int; nested lists of numbers as arrays."""
+    if not isinstance(model, brainstate.nn.Module):
+        raise TypeError(f'compile: model must be a brainstate.nn.Module (a network whose states the rule traces), '
+                        f'got {type(model).__name__}; build the network as a brainstate.nn.Module subclass with '
+                        f'an update(x) method, e.g. braintrace_lab.models.get_fixture("leaky").build(batch_size=8).')
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f'compile: seed={seed!r} ({type(seed).__name__}) must be an int (or None); pass e.g. seed=0.')
+
+    def as_array(x):                      # [[1., 2.], ...]: Python numbers only, so one array is meant
+        if isinstance(x, (list, tuple)) and x and all(isinstance(v, (bool, int, float)) for v in jax.tree.leaves(x)):
+            try:
+                return jax.numpy.asarray(x)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f'compile: an example input is a nested list of numbers that is not one array '
+                                 f'({err}); give an array, e.g. jnp.ones((batch, features)).') from None
+        return x
+    return tuple(as_array(x) for x in example_inputs)
 
 
 def _one_sample(example_inputs, batch_size):
@@ -93,6 +114,7 @@ def compile(model, algorithm, *example_inputs, batch_size: Optional[int] = None,
     >>> batched = braintrace_lab.compile(fresh, 'd_rtrl', x0, batch_size=4, vmap=True)   # x0: (4, features)
     """
     cls = resolve_algorithm(algorithm)
+    example_inputs = _check_model_and_inputs(model, example_inputs, seed)
     if isinstance(algorithm, Rule):
         options = {'rule': algorithm, **options}
     if not example_inputs:
@@ -120,6 +142,7 @@ def compile(model, algorithm, *example_inputs, batch_size: Optional[int] = None,
         with seeded():
             init()
         result = ETraceVmap(learner, vmap_states='new')
+        result.vmap_batch_size = batch_size             # a call with another batch is refused, naming both
     else:
         with seeded():
             _init_states(model, batch_size)

@@ -97,6 +97,12 @@ def etrace_grad(learner, xs, ys=None, loss_fn: Callable = None, params=None, win
     learner._require()
     if params is None:
         params = learner.model.states(brainstate.ParamState)
+    elif not callable(getattr(params, 'items', None)) or \
+            not all(isinstance(v, brainstate.State) for v in params.values()):
+        raise TypeError(f'etrace_grad: params must map names to the model\'s ParamStates, e.g. '
+                        f'learner.model.states(brainstate.ParamState) or a part of it; got {type(params).__name__}'
+                        f'{"" if not hasattr(params, "items") else " holding other values"}. Leave params=None '
+                        f'for every parameter.')
     T = _sequence_length(learner, xs, ys)
     step_loss = _step_loss(loss_fn, ys)
     read = {id(st) for st in learner._plan.cap.states}

@@ -49,10 +49,10 @@ def check_n(n, who: str) -> int:
     return int(n)
 
 
-def check_seed(seed, who: str) -> int:
-    """A random stream's seed: an int."""
+def check_seed(seed, who: str, name: str = 'seed') -> int:
+    """A random stream's seed: an int (``name``: the option that holds it, for the message)."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f'{who}: seed must be an int, got {seed!r}.')
+        raise TypeError(f'{who}: {name} must be an int, got {seed!r} ({type(seed).__name__}); pass e.g. {name}=0.')
     return int(seed)
 
 

@@ -38,6 +38,7 @@ import numpy as np
 from ..errors import CompilationError
 from .engines import trace_nbytes
 from .feedback import FixedRandomFeedback
+from .influence_traces import check_seed
 from .options import check_flag
 from .presets import OnlineLearner
 from .rules import eprop, osttp, ostl_feedforward, ostl_recurrent, otpe, ottt
@@ -113,7 +114,8 @@ class EProp(OnlineLearner):
         if not isinstance(feedback, (str, FixedRandomFeedback)):
             feedback = FixedRandomFeedback(feedback)
         self.kappa = check_unit_interval('kappa', kappa, who)
-        rule = self._rule(feedback, self.kappa, int(feedback_seed))
+        feedback_seed = check_seed(feedback_seed, who, 'feedback_seed')
+        rule = self._rule(feedback, self.kappa, feedback_seed)
         super().__init__(model, rule, name=name, vjp_method=vjp_method, trace_dtype=trace_dtype)
         self.feedback = feedback
         self.feedback_seed = int(feedback_seed)
@@ -226,7 +228,8 @@ class OSTTP(OnlineLearner):
 
     def __init__(self, model, target_shape=None, projection_seed: int = 0, name=None,
                  vjp_method='single-step', trace_dtype=None):
-        super().__init__(model, osttp(target_shape, int(projection_seed)), name=name, vjp_method=vjp_method,
+        projection_seed = check_seed(projection_seed, type(self).__name__, 'projection_seed')
+        super().__init__(model, osttp(target_shape, projection_seed), name=name, vjp_method=vjp_method,
                          trace_dtype=trace_dtype)
         self._init_target_state()
 

@@ -9,7 +9,8 @@
 * :func:`warn_if_silent` - plain-words warning for a silent spiking network;
 * :mod:`.views` - the NumPy view models the widgets display;
 * :func:`render_report` - a comparison as one offline HTML page (:mod:`.html_report`);
-* :class:`NonFiniteError`, :class:`TrainingInterrupted`, :class:`CheckpointError` - failures
+* :class:`NonFiniteError`, :class:`TrainingInterrupted`, :class:`CheckpointError`,
+  :class:`CheckpointWriteError` - failures
   that stop a run without hiding it or losing its finished steps (:mod:`.faults`, :mod:`.checkpoint`).
 
 >>> from braintrace_lab import lab
@@ -24,7 +25,7 @@ from .compare import Comparison, compare_algorithms, parse_algorithms
 from .data import DataSource, SequenceSource, SourceBatch, TaskSource, as_source
 from .evaluate import evaluate
 from .factories import LiveSNNFactory
-from .faults import CheckpointError, NonFiniteError, TrainingInterrupted
+from .faults import CheckpointError, CheckpointWriteError, NonFiniteError, TrainingInterrupted
 from .html_report import render_report
 from .learners import (BPTT, LearnerFactory, ModelFactory, algorithm_label, fixture_model, make_learner,
                        sequence_grads)
@@ -39,4 +40,4 @@ __all__ = ['train', 'Trainer', 'TrainingRecord', 'make_optimizer',
            'BPTT', 'LearnerFactory', 'ModelFactory', 'make_learner', 'fixture_model', 'algorithm_label',
            'sequence_grads', 'as_source', 'DataSource', 'TaskSource', 'SequenceSource', 'SourceBatch',
            'LivenessWarning', 'warn_if_silent', 'graph_view_model', 'heatmap_payload', 'trace_heatmap',
-           'render_report', 'NonFiniteError', 'TrainingInterrupted', 'CheckpointError']
+           'render_report', 'NonFiniteError', 'TrainingInterrupted', 'CheckpointError', 'CheckpointWriteError']

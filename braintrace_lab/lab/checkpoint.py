@@ -28,11 +28,11 @@ from typing import Optional
 
 import numpy as np
 
-from .faults import CheckpointError, check_positive_int
+from .faults import CheckpointError, CheckpointWriteError, check_positive_int
 from .record import TrainingRecord
 
-__all__ = ['check_checkpoint_args', 'save_trainer', 'restore_trainer', 'read_checkpoint', 'write_atomic',
-           'record_from_payload', 'rule_checkpoint_path', 'prepare_comparison_dir', 'write_manifest', 'FORMAT',
+__all__ = ['check_checkpoint_args', 'check_writable', 'optimizer_settings', 'save_trainer', 'restore_trainer',
+           'read_checkpoint', 'write_atomic', 'record_from_payload', 'rule_checkpoint_path', 'prepare_comparison_dir', 'write_manifest', 'FORMAT',
            'VERSION']
 
 FORMAT = 'braintrace-lab checkpoint'
@@ -89,12 +89,56 @@ def read_checkpoint(path) -> dict:
     return payload
 
 
+def check_writable(path, what: str = 'checkpoint') -> str:
+    """``path`` (absolute) if a file can be written there; else an ``OSError`` naming why, before any training.
+
+    An existing file must open for appending (nothing is written); a new one needs its
+    nearest existing folder to be a folder (not a file) that this process may write in.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f'{what}={path!r} is a directory; give a file path, e.g. '
+                                f'{os.path.join(path, "run.ckpt" if what == "checkpoint" else "report.html")!r}.')
+    if os.path.exists(path):
+        try:
+            open(path, 'ab').close()
+        except OSError as err:
+            raise PermissionError(f'{what}={path!r} cannot be written ({err.strerror or err}); choose a path in a '
+                                  f'folder you can write to.') from None
+        return path
+    folder = os.path.dirname(path)
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise NotADirectoryError(f'{what}={path!r} cannot be created: {folder!r} is a file, not a folder; choose '
+                                 f'a path in a folder (missing folders are created).')
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f'{what}={path!r} cannot be created: no permission to write in {folder!r}; choose '
+                              f'a path in a folder you can write to.')
+    return path
+
+
+def _check_path_arg(value, name: str, form: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f'{name}={value!r}: lab.train takes {name}=PATH, {form}'
+                        + (' (resume=True is compare_algorithms\'s form, whose checkpoint= is a folder)'
+                           if value is True and name == 'resume' else '') + '.')
+
+
 def check_checkpoint_args(checkpoint, every, resume) -> Optional[int]:
-    """``checkpoint_every`` checked (it needs ``checkpoint``); an existing file only when it is the one resumed."""
+    """``checkpoint_every`` checked (it needs ``checkpoint``); an existing file only when it is the one resumed;
+    paths (not ``True``) that can be written, so that no run trains and then fails to save."""
+    if resume is not None:
+        _check_path_arg(resume, 'resume', 'the checkpoint file of the run to continue, e.g. '
+                                          "checkpoint='run.ckpt', resume='run.ckpt'")
+    if checkpoint is not None:
+        _check_path_arg(checkpoint, 'checkpoint', "the file to write, e.g. checkpoint='run.ckpt'")
     if every is not None:
         every = check_positive_int(every, 'checkpoint_every', 10)
         if checkpoint is None:
             raise ValueError(f'checkpoint_every={every} needs checkpoint=PATH (the file to write).')
+    if checkpoint is not None:
+        check_writable(checkpoint)               # a folder, a file as parent folder, /proc/...: refused now
     same = resume is not None and checkpoint is not None and \
         os.path.abspath(os.fspath(checkpoint)) == os.path.abspath(os.fspath(resume))
     if checkpoint is not None and os.path.exists(checkpoint) and not same:
@@ -153,6 +197,35 @@ def _param_shapes(trainer) -> dict:
     return {path_str(k): [list(a.shape) for a in _leaves(st.value)] for k, st in trainer.params.items()}
 
 
+_PLAIN = (bool, int, float, str, type(None))
+_NOT_SETTINGS = ('opt_state', 'param_groups', 'param_groups_opt_states', 'step_count', 'param_states', 'tx')
+
+
+def _settings_of(obj) -> dict:
+    """The public attributes of ``obj`` that are plain numbers, text or tuples of them (its hyperparameters)."""
+    out = {}
+    for k, v in sorted(vars(obj).items()):
+        if k.startswith('_') or k in _NOT_SETTINGS:
+            continue
+        if isinstance(v, _PLAIN) or isinstance(v, (tuple, list)) and v and all(isinstance(x, _PLAIN) for x in v):
+            out[k] = list(v) if isinstance(v, (tuple, list)) else v
+    return out
+
+
+def optimizer_settings(optimizer) -> dict:
+    """What decides the optimizer's updates: its class, learning rate (and schedule) and hyperparameters."""
+    out = {'optimizer': type(optimizer).__name__}
+    base = getattr(optimizer, '_base_lr', None)
+    if isinstance(base, (int, float)):
+        out['lr'] = float(base)
+    schedule = getattr(optimizer, '_lr_scheduler', None)
+    if schedule is not None:
+        out['lr_schedule'] = type(schedule).__name__
+        out.update({f'lr_schedule.{k}': v for k, v in _settings_of(schedule).items()})
+    out.update(_settings_of(optimizer))
+    return json.loads(json.dumps(out))               # as it reads back from a checkpoint
+
+
 def _data_config(trainer) -> dict:
     return {'task': trainer.source.name, 'batch_size': trainer.batch_size, 'seed': trainer.seed,
             'T': trainer.record.config.get('T'), 'chunk': trainer.chunk}
@@ -168,9 +241,17 @@ def save_trainer(trainer, path, finished: bool = False) -> str:
                'finished': bool(finished), 'diverged': trainer.record.diverged,
                'params': _param_shapes(trainer), 'data': _data_config(trainer), 'states': states,
                'rng': _to_numpy(brainstate.random.DEFAULT.value),
+               'optimizer': json.dumps(optimizer_settings(trainer.optimizer)),
                'record': json.dumps(dataclasses.asdict(trainer.record), default=str)}
     import braintools
-    braintools.file.msgpack_save(os.fspath(path), payload, overwrite=True)     # temporary file, then rename
+    try:
+        braintools.file.msgpack_save(os.fspath(path), payload, overwrite=True)     # temporary file, then rename
+    except OSError as err:
+        n = trainer.step_index
+        raise CheckpointWriteError(f'checkpoint {os.fspath(path)!r} could not be written after step {n} '
+                                   f'({type(err).__name__}: {err}); training stopped there and .record holds the '
+                                   f'{n} finished step(s): free space or fix the folder, then continue with a new '
+                                   f'checkpoint= path.', record=trainer.record, step=n) from err
     return os.fspath(path)
 
 
@@ -201,6 +282,15 @@ def check_fits(trainer, payload: dict, path) -> None:
         if payload['data'].get(k) != data[k]:
             raise CheckpointError(f'{where} was written with {k}={payload["data"].get(k)!r}, this trainer has '
                                   f'{k}={data[k]!r}: resume with the settings of the run that wrote it.')
+    if payload.get('optimizer') is not None:         # (checkpoints of earlier versions do not say)
+        saved, mine = json.loads(payload['optimizer']), optimizer_settings(trainer.optimizer)
+        for k in sorted(set(saved) | set(mine), key=lambda k: (k not in ('optimizer', 'lr'), k)):
+            if saved.get(k) != mine.get(k):
+                fix = 'pass optimizer=' + repr(saved['lr']) if k == 'lr' and 'lr' in saved else \
+                    'build the optimizer as that run did'
+                raise CheckpointError(f'{where} was written with optimizer setting {k}={saved.get(k)!r}, this '
+                                      f'trainer has {k}={mine.get(k)!r}: resuming would not continue that run; '
+                                      f'{fix} to resume it, or start a new run without resume=.')
     for group, states in _states(trainer).items():
         saved = payload['states'].get(group, {})
         if set(saved) != set(states):
@@ -271,6 +361,7 @@ def prepare_comparison_dir(folder, config: dict, resume: bool) -> dict:
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise NotADirectoryError(f'checkpoint={folder!r} is a file; a comparison keeps one checkpoint per rule '
                                  f'in a folder: give a folder path.')
+    check_writable(os.path.join(folder, MANIFEST))             # before any rule trains
     manifest = os.path.join(folder, MANIFEST)
     if not resume:
         if os.path.exists(manifest):

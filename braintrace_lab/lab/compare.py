@@ -38,9 +38,9 @@ from .comparison import _cells, seed_row as _row         # noqa: F401  (the row 
 from .data import as_source
 from .devices import check_devices
 from .evaluate import eval_size_for, evaluate
-from .faults import (NonFiniteError, TrainingInterrupted, check_n_steps, check_on_nonfinite, check_positive_int,
-                     resolve_batch_size)
-from .learners import LearnerFactory, algorithm_label
+from .faults import (CheckpointWriteError, NonFiniteError, TrainingInterrupted, check_n_steps, check_on_nonfinite,
+                     check_positive_int, resolve_batch_size)
+from .learners import LearnerFactory, algorithm_label, check_model_factory
 from .names import display_names
 from .progress import PhasedProgress
 from .record import TrainingRecord
@@ -58,7 +58,8 @@ def parse_algorithms(algorithms) -> List[tuple]:
     """``[(label, name, options)]`` from names, rule texts, ``(name, options)`` pairs or dicts.
 
     A text may carry options as the command line writes them (:mod:`.rule_specs`):
-    ``'pp_prop:0.5'``, ``'eprop:feedback=random:kappa=0.5'``.
+    ``'pp_prop:0.5'``, ``'eprop:feedback=random:kappa=0.5'``; one string may list several
+    rules separated by commas, as ``--algorithms`` does (``'bptt,pp_prop:0.5'``).
 
     >>> parse_algorithms(['bptt', ('pp_prop', {'decay_or_rank': 0.5})])
     [('bptt', 'bptt', {}), ('pp_prop(0.5)', 'pp_prop', {'decay_or_rank': 0.5})]
@@ -66,7 +67,8 @@ def parse_algorithms(algorithms) -> List[tuple]:
     if isinstance(algorithms, str):
         algorithms = [algorithms]
     out = []
-    algorithms = list(algorithms)
+    # a text may list several rules as the command line does ('bptt,d_rtrl'): one rule per item
+    algorithms = [b for a in algorithms for b in (a.split(',') if isinstance(a, str) and ',' in a else [a])]
     if not algorithms:
         raise ValueError('algorithms is empty: give at least one rule, e.g. algorithms=("bptt", "d_rtrl").')
     for a in algorithms:
@@ -156,6 +158,7 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
     >>> [r['algorithm'] for r in cmp.rows]
     ['bptt', 'd_rtrl', 'pp_prop(0.9)']
     """
+    check_model_factory(model_factory, 'compare_algorithms')
     specs = parse_algorithms(algorithms)
     n_steps = check_n_steps(n_steps)
     n_seeds = check_positive_int(seeds, 'seeds', 3)
@@ -163,7 +166,8 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
     batch_size = resolve_batch_size(batch_size, data=as_source(task, T=T).fixed_batch_size)
     check_devices(devices, batch_size)
     check_on_nonfinite(on_nonfinite, ('stop', 'record', 'raise'))
-    record_every = int(record_every or max(1, n_steps // 20))
+    record_every = max(1, n_steps // 20) if record_every is None else \
+        check_positive_int(record_every, 'record_every', 10)          # None: about 20 recorded steps
     if checkpoint_every is not None:
         check_positive_int(checkpoint_every, 'checkpoint_every', 10)
     if checkpoint is None and (resume or checkpoint_every is not None):
@@ -288,6 +292,9 @@ def compare_algorithms(model_factory: Callable, task, algorithms: Sequence = ('b
                 finished[label].append(tr.record)
             running.clear()
     except TrainingInterrupted:
+        raise
+    except CheckpointWriteError as err:            # a checkpoint could not be written: keep the finished rows
+        err.comparison = comparison(interrupted=True)
         raise
     except KeyboardInterrupt as err:
         for label, tr in running.items():

@@ -158,6 +158,11 @@ class SequenceSource(DataSource):
             self.n_inputs, self.n_outputs = fixture.n_in, fixture.n_out
         else:
             x_shape, y_shape = tuple(np.shape(xs)), tuple(np.shape(ys))
+            if len(x_shape) in (2, 3) and len(y_shape) == len(x_shape) and x_shape[0] != y_shape[0]:
+                word = 'shorter' if y_shape[0] < x_shape[0] else 'longer'
+                raise ValueError(f'the targets are {word} than the inputs: targets have {y_shape[0]} time steps '
+                                 f'(shape {y_shape}), inputs have {x_shape[0]} (shape {x_shape}); give one target '
+                                 f'per input step, both arrays time first.')
             if len(x_shape) not in (2, 3) or len(y_shape) != len(x_shape) or x_shape[:-1] != y_shape[:-1]:
                 raise ValueError(f'(xs, ys) arrays of shapes {x_shape} and {y_shape} do not pair up: give both '
                                  f'time first, (T, B, features) and (T, B, outputs) (or (T, features) and '
@@ -210,6 +215,8 @@ def as_source(data, T: int = 20) -> DataSource:
     """
     if isinstance(data, DataSource):
         return data
+    from .faults import check_positive_int
+    T = check_positive_int(T, 'T', 20)          # the length of a fixture's sequences (a task sets its own)
     from ..models import CATALOG, Fixture
     from ..tasks import Task, available_tasks, get_task
     if isinstance(data, Task):

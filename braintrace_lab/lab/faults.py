@@ -6,6 +6,7 @@
   (``.record`` of :func:`~braintrace_lab.lab.train`, ``.comparison`` of
   :func:`~braintrace_lab.lab.compare_algorithms`);
 * :class:`CheckpointError` - a checkpoint that cannot be read or belongs to another run;
+* :class:`CheckpointWriteError` - a checkpoint that could not be written, with ``.record``;
 * argument checks (``n_steps``, learning rates, ``on_nonfinite``) whose messages name the
   value and the fix, and the jit-side helpers :func:`finite_flags` / :func:`keep_if`.
 
@@ -19,8 +20,8 @@ import math
 import numbers
 from typing import Optional, Sequence
 
-__all__ = ['NonFiniteError', 'TrainingInterrupted', 'CheckpointError', 'NONFINITE_MODES',
-           'check_n_steps', 'check_positive_int', 'check_learning_rate', 'check_on_nonfinite',
+__all__ = ['NonFiniteError', 'TrainingInterrupted', 'CheckpointError', 'CheckpointWriteError', 'NONFINITE_MODES',
+           'check_n_steps', 'check_positive_int', 'check_int', 'check_learning_rate', 'check_on_nonfinite',
            'check_sequences', 'finite_flags', 'keep_if', 'nonfinite_message']
 
 NONFINITE_MODES = ('raise', 'record')
@@ -60,6 +61,22 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read (truncated, not a checkpoint) or was written by another run."""
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, folder gone ...) during or at the end of training.
+
+    Training stopped there; ``.record`` holds the finished steps (``.comparison`` the
+    finished rows of a comparison) and ``step`` the number of steps done, as with
+    :class:`TrainingInterrupted`.
+    """
+
+    def __init__(self, message: str, record=None, comparison=None, step: Optional[int] = None):
+        super().__init__(message)
+        self.record, self.comparison, self.step = record, comparison, step
+
+    def __str__(self):
+        return self.args[0]
+
+
 # ---------------------------------------------------------------------------- argument checks
 def check_positive_int(value, name: str, example: int = 100) -> int:
     """``value`` as an ``int`` >= 1; ``bool``, floats and strings are refused (TypeError)."""
@@ -69,6 +86,14 @@ def check_positive_int(value, name: str, example: int = 100) -> int:
     if int(value) < 1:
         raise ValueError(f'{name} must be a positive integer (>= 1), got {int(value)}; pass e.g. '
                          f'{name}={example}.')
+    return int(value)
+
+
+def check_int(value, name: str, example: int = 0) -> int:
+    """``value`` as an ``int`` (a seed, say); ``bool``, floats and strings are refused (TypeError)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f'{name} must be an integer, got {value!r} ({type(value).__name__}); pass e.g. '
+                        f'{name}={example}.')
     return int(value)
 
 

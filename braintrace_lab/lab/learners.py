@@ -23,7 +23,7 @@ from ..algorithms.time_driver import scan_time
 from ..rules_table import lookup, rule_key
 
 __all__ = ['BPTT', 'ModelFactory', 'fixture_model', 'LearnerFactory', 'make_learner',
-           'algorithm_label', 'sequence_grads', 'is_online']
+           'algorithm_label', 'sequence_grads', 'is_online', 'check_learner', 'check_model_factory']
 
 _PROBE = ('__lab_learning_signal__',)
 
@@ -185,6 +185,63 @@ def sequence_grads(learner, params, xs, step_loss: Callable, per_step: bool = Fa
     return grads, losses, outs, sig
 
 
+# ---------------------------------------------------------------------------- argument checks
+def _what(obj) -> str:
+    """``obj`` in a few words, for messages: ``"the string 'd_rtrl'"``, ``"a LeakyNet model"``."""
+    import brainstate
+    if isinstance(obj, str):
+        return f'the string {obj!r}'
+    if isinstance(obj, ModelFactory):
+        return f'a model factory ({obj!r})'
+    if isinstance(obj, LearnerFactory):
+        return f'a learner factory ({obj!r})'
+    if isinstance(obj, brainstate.nn.Module) and not hasattr(obj, 'model') and not hasattr(obj, 'etrace_grad'):
+        return f'a {type(obj).__name__} model (a network, not a learner)'
+    if hasattr(obj, 'model') and hasattr(obj, 'is_compiled'):
+        return f'a {type(obj).__name__} learner'
+    return f'{obj!r:.80} ({type(obj).__name__})'
+
+
+_MAKE = "make_learner(fixture_model('leaky', task), 'd_rtrl')"
+
+
+def check_learner(learner) -> None:
+    """Refuse what :func:`~braintrace_lab.lab.train` cannot train, saying what to pass instead."""
+    import brainstate
+    if isinstance(learner, LearnerFactory) or (hasattr(learner, 'model') and hasattr(learner, 'is_compiled')):
+        return
+    if isinstance(learner, ModelFactory):
+        fix = f"choose the rule: train(make_learner({learner!r}, 'd_rtrl'), ...)"
+    elif isinstance(learner, brainstate.nn.Module) and not hasattr(learner, 'etrace_grad'):
+        fix = ("compile it with a rule: train(braintrace_lab.compile(model, 'd_rtrl', x0), ...), or pass "
+               f"{_MAKE} to build a fresh model per run")
+    elif isinstance(learner, str):
+        fix = f'a rule name alone has no model: pass {_MAKE}'
+    elif callable(learner):
+        return                                        # a factory f(x0) -> learner
+    else:
+        fix = f'pass a learner factory such as {_MAKE}, or a compiled learner'
+    raise TypeError(f'train: the learner is {_what(learner)}; {fix}.')
+
+
+def check_model_factory(model_factory, where: str) -> None:
+    """Refuse a learner, a model instance, a name or a non-callable where a model factory is needed."""
+    import brainstate
+    if isinstance(model_factory, ModelFactory):
+        return
+    bad = isinstance(model_factory, (str, LearnerFactory, brainstate.nn.Module)) or not callable(model_factory) \
+        or hasattr(model_factory, 'is_compiled')
+    if bad:
+        extra = ''
+        if isinstance(model_factory, LearnerFactory):
+            extra = (f' (it builds the learner per rule itself: pass the model factory inside, '
+                     f'{model_factory.model_factory!r}, and the rules as algorithms=)')
+        elif isinstance(model_factory, str):
+            extra = f' (for a catalog model: fixture_model({model_factory!r}, task))'
+        raise TypeError(f'{where} needs a model factory, f(batch_size[, seed]) -> a fresh model such as '
+                        f"fixture_model('leaky', task); got {_what(model_factory)}{extra}.")
+
+
 # ---------------------------------------------------------------------------- factories
 class ModelFactory:
     """Builds a fresh catalog model sized for a task: ``factory(batch_size, seed) -> model``.
@@ -198,11 +255,17 @@ class ModelFactory:
     def __init__(self, fixture, n_in=None, n_out=None, **kwargs):
         from ..models import get_fixture
         self.fixture = get_fixture(fixture) if isinstance(fixture, str) else fixture
+        if not callable(getattr(self.fixture, 'build', None)):
+            raise TypeError(f'fixture_model: the first argument names a catalog model, e.g. fixture_model("leaky", '
+                            f'task); got {_what(fixture)}.')
         self.kwargs = dict(kwargs)
         if n_in is not None:
             self.kwargs['n_in'] = n_in
         if n_out is not None:
             self.kwargs['n_out'] = n_out
+        check = getattr(self.fixture, 'check_kwargs', None)
+        if check is not None:
+            check(self.kwargs)                   # unknown options and bad sizes refused now, not at the first batch
 
     def context(self):
         return self.fixture.context()
@@ -232,8 +295,16 @@ class ModelFactory:
 def fixture_model(name, task=None, **kwargs) -> ModelFactory:
     """A :class:`ModelFactory` for catalog fixture ``name``, with inputs/outputs sized for ``task``.
 
+    ``task`` is a task, a task name (``'dms'``) or ``None`` (the fixture's own sizes).
+
     >>> fixture_model('leaky', get_task('dms'), n_hidden=12)(batch_size=4)
     """
+    if isinstance(task, str):
+        from ..tasks import get_task
+        task = get_task(task)
+    if task is not None and not (hasattr(task, 'n_inputs') and hasattr(task, 'n_outputs')):
+        raise TypeError(f'fixture_model({name!r}, task): task must be a task (get_task("dms")) or a task name, '
+                        f'got {_what(task)}; for other sizes pass n_in= and n_out=.')
     if task is not None:
         kwargs.setdefault('n_in', task.n_inputs)
         kwargs.setdefault('n_out', task.n_outputs)
@@ -260,6 +331,7 @@ class LearnerFactory:
     """
 
     def __init__(self, model_factory, algorithm: str, seed=None, **options):
+        check_model_factory(model_factory, 'make_learner')
         self.model_factory = model_factory
         self.algorithm = rule_key(algorithm)
         # refuse an unknown rule or option now, not at the first batch

@@ -101,6 +101,9 @@ def parse_rule(spec: str) -> Tuple[str, dict]:
     opts: dict = {}
     for part in parts:
         option, eq, text = part.partition('=')
+        if not eq and rule_key(part) in valid and rule_key(part) != _BARE_VALUE_OPTION:   # 'eprop:kappa'
+            raise RuleSpecError(f'{spec!r}: option {part.strip()!r} has no value; write {key}:{part.strip()}=VALUE '
+                                f'(options of {key}: {", ".join(valid)})')
         if not eq:
             if _BARE_VALUE_OPTION not in valid:
                 example = 'decay' if 'decay' in valid else valid[0] if valid else ''

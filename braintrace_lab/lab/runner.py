@@ -22,7 +22,6 @@ Nothing is hidden and nothing finished is lost:
 """
 from __future__ import annotations
 
-import numbers
 import os
 import time
 import warnings
@@ -32,9 +31,9 @@ import numpy as np
 
 from .checkpoint import check_checkpoint_args, restore_trainer, save_trainer
 from .data import as_source
-from .faults import (NonFiniteError, TrainingInterrupted, check_n_steps, check_on_nonfinite, check_positive_int,
-                     check_sequences, finite_flags, keep_if, nonfinite_message, resolve_batch_size)
-from .learners import BPTT, LearnerFactory, is_online, sequence_grads
+from .faults import (NonFiniteError, TrainingInterrupted, check_int, check_n_steps, check_on_nonfinite,
+                     check_positive_int, check_sequences, finite_flags, keep_if, nonfinite_message, resolve_batch_size)
+from .learners import BPTT, LearnerFactory, check_learner, is_online, sequence_grads
 from .devices import device_plan
 from .liveness import check_trainer_liveness
 from .progress import PhasedProgress
@@ -76,8 +75,8 @@ class Trainer:
             check_chunk(chunk)
         self.chunk = chunk
         record_every = check_positive_int(record_every, 'record_every', 10)
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f'seed must be an integer, got {seed!r} ({type(seed).__name__}); pass e.g. seed=0.')
+        check_learner(learner)                 # a model, a model factory or a rule name: say what to pass
+        check_int(seed, 'seed')
         self.on_nonfinite = check_on_nonfinite(on_nonfinite)
         self.checkpoint, self.checkpoint_every = checkpoint, check_checkpoint_args(checkpoint, checkpoint_every, resume)
         self.optimizer = make_optimizer(optimizer)          # a bad learning rate fails before anything compiles

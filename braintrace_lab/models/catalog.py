@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Callable, Dict
+import difflib
+import inspect
+import numbers
+from typing import Callable, Dict, Optional
 
 import brainpy
 import brainstate
@@ -183,6 +186,35 @@ class Fixture:
     spiking: bool = False
     input_shape: tuple = ()
     description: str = ''
+    cls: Optional[type] = None          # the model class ``make`` builds (its keywords are the options)
+
+    def options(self) -> tuple:
+        """The keywords :meth:`build` takes (``()`` when unknown: nothing is checked)."""
+        if self.cls is None:
+            return ()
+        params = inspect.signature(self.cls.__init__).parameters
+        return tuple(k for k in params if k not in _FIXED)
+
+    def check_kwargs(self, kwargs: dict) -> dict:
+        """``kwargs`` for :meth:`build`: unknown keywords and sizes that are not positive integers refused."""
+        valid = self.options()
+        if valid:
+            unknown = sorted(set(kwargs) - set(valid))
+            if unknown:
+                close = difflib.get_close_matches(unknown[0], valid, n=1)
+                hint = f' (did you mean {close[0]}?)' if close else ''
+                raise TypeError(f'fixture {self.name!r}: unknown option(s) {", ".join(unknown)}{hint}; '
+                                f'{self.cls.__name__} takes {", ".join(valid)}.')
+        for k, v in kwargs.items():
+            if k not in _SIZES + ('seed',):
+                continue
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f'fixture {self.name!r}: {k}={v!r} ({type(v).__name__}) must be an integer; pass '
+                                f'e.g. {k}={0 if k == "seed" else 16}.')
+            if k != 'seed' and v < 1:
+                raise ValueError(f'fixture {self.name!r}: {k}={v!r} must be a positive integer (>= 1); pass '
+                                 f'e.g. {k}=16.')
+        return kwargs
 
     @contextlib.contextmanager
     def context(self):
@@ -190,7 +222,7 @@ class Fixture:
             yield
 
     def build(self, batch_size=None, dtype=jnp.float32, **kwargs):
-        model = self.make(dtype=dtype, **kwargs)
+        model = self.make(dtype=dtype, **self.check_kwargs(kwargs))
         brainstate.nn.init_all_states(model, batch_size=batch_size) if batch_size else \
             brainstate.nn.init_all_states(model)
         return model
@@ -208,24 +240,27 @@ class Fixture:
         return xs, ys
 
 
+_FIXED = ('self', 'dtype', 'op', 'neuron', 'cell')      # set by the fixture itself
+_SIZES = ('n_in', 'n_hidden', 'n_out', 'length', 'c_in', 'c_out')
+
 CATALOG: Dict[str, Fixture] = {f.name: f for f in [
-    Fixture('leaky', lambda **kw: LeakyNet(**kw), 4, 3, True,
+    Fixture('leaky', lambda **kw: LeakyNet(**kw), 4, 3, True, cls=LeakyNet,
             description='leaky integrator fed by a dense matmul'),
-    Fixture('linear_leaky', lambda **kw: LinearLeakyNet(**kw), 4, 3, True,
+    Fixture('linear_leaky', lambda **kw: LinearLeakyNet(**kw), 4, 3, True, cls=LinearLeakyNet,
             description='linear leaky integrator h = lam h + x W + b (scalar leak, no nonlinearity)'),
-    Fixture('leaky_lora', lambda **kw: LeakyNet(op='lora', **kw), 4, 3, True,
+    Fixture('leaky_lora', lambda **kw: LeakyNet(op='lora', **kw), 4, 3, True, cls=LeakyNet,
             description='leaky integrator fed by a LoRA matmul (trace on A @ B)'),
-    Fixture('leaky_sparse', lambda **kw: LeakyNet(op='sparse', **kw), 4, 3, True,
+    Fixture('leaky_sparse', lambda **kw: LeakyNet(op='sparse', **kw), 4, 3, True, cls=LeakyNet,
             description='leaky integrator fed by a sparse matmul'),
-    Fixture('conv_leaky', lambda **kw: ConvLeakyNet(**kw), 2, 2, True, input_shape=(2, 6),
+    Fixture('conv_leaky', lambda **kw: ConvLeakyNet(**kw), 2, 2, True, input_shape=(2, 6), cls=ConvLeakyNet,
             description='1-D conv feeding leaky units position by position'),
-    Fixture('lif', lambda **kw: SpikingNet(neuron='lif', **kw), 5, 3, True, spiking=True,
+    Fixture('lif', lambda **kw: SpikingNet(neuron='lif', **kw), 5, 3, True, spiking=True, cls=SpikingNet,
             description='LIF layer, feed-forward input in mA, surrogate gradient'),
-    Fixture('alif', lambda **kw: SpikingNet(neuron='alif', **kw), 5, 3, True, spiking=True,
+    Fixture('alif', lambda **kw: SpikingNet(neuron='alif', **kw), 5, 3, True, spiking=True, cls=SpikingNet,
             description='two-state ALIF layer (V and adaptation a)'),
-    Fixture('rnn', lambda **kw: RecurrentNet('rnn', **kw), 4, 3, False,
+    Fixture('rnn', lambda **kw: RecurrentNet('rnn', **kw), 4, 3, False, cls=RecurrentNet,
             description='dense tanh RNN: recurrent mixing makes online rules approximate'),
-    Fixture('gru', lambda **kw: RecurrentNet('gru', **kw), 4, 3, False,
+    Fixture('gru', lambda **kw: RecurrentNet('gru', **kw), 4, 3, False, cls=RecurrentNet,
             description='GRU: mixing, and a reset gate reaching h only through another weight'),
 ]}
 
@@ -235,7 +270,13 @@ def fixture_names():
 
 
 def get_fixture(name: str) -> Fixture:
-    try:
-        return CATALOG[name]
-    except KeyError:
-        raise KeyError(f'no fixture {name!r}; available: {fixture_names()}') from None
+    """The catalog fixture called ``name`` (a ``ValueError`` listing the names, with the closest, if none)."""
+    if not isinstance(name, str):
+        raise TypeError(f'get_fixture: name must be a string, got {name!r} ({type(name).__name__}); use one of '
+                        f'{", ".join(fixture_names())}.')
+    key = name.strip().lower().replace('-', '_')
+    if key not in CATALOG:
+        close = difflib.get_close_matches(key, fixture_names(), n=1)
+        hint = f' (did you mean {close[0]!r}?)' if close else ''
+        raise ValueError(f'no fixture {name!r}{hint}; the fixtures are: {", ".join(fixture_names())}.')
+    return CATALOG[key]

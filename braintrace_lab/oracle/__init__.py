@@ -8,8 +8,11 @@ Conventions shared by every function here:
 * ``xs`` has a leading time axis (``T, ...``); a pytree of arrays is allowed.
 * step ``t`` runs inside ``brainstate.environ.context(i=t, t=t * dt)`` (``t=``
   only when ``dt`` is set), so models that read the time work.
-* ``loss_fn(out, t) -> scalar`` with ``t`` the (traced) integer step index;
-  the total loss is the SUM over steps, ``L = sum_t L^t`` (not the mean).
+* ``loss_fn(out, t) -> scalar`` with ``t`` the (traced) integer STEP INDEX, NOT A TARGET
+  (``learner.etrace_grad(xs, ys, loss_fn)`` calls ``loss_fn(out, y)`` instead): index the
+  targets yourself, ``lambda out, t: loss(out, ys[t])``; a ``loss(out, y)`` passed as it
+  is runs without error against the integer ``t``. The total loss is the SUM over steps,
+  ``L = sum_t L^t`` (not the mean).
 * ``params`` (optional) selects parameters; gradients come back as a plain
   ``dict`` keyed like ``model.states(brainstate.ParamState)``, each value
   shaped like the ``ParamState``'s value.

@@ -19,6 +19,11 @@ __all__ = ['bptt_grad', 'bptt_grad_per_step']
 def bptt_grad(model, xs, loss_fn: Callable, params=None, per_step: bool = False):
     """Gradient of ``sum_t loss_fn(model(xs[t]), t)`` by BPTT.
 
+    ``loss_fn(out, t)`` IS CALLED WITH THE STEP INDEX ``t`` (an int), NOT A TARGET: unlike
+    ``learner.etrace_grad(xs, ys, loss_fn)``, which calls ``loss_fn(out, y)``, an oracle gets no
+    ``ys``, so index the targets yourself, ``lambda out, t: loss(out, ys[t])``. A ``loss(out, y)``
+    passed as it is runs without an error and computes the loss against the integer ``t``.
+
     Runs the model from its current state over ``xs`` (time axis first) and
     differentiates the summed loss with reverse mode through ``jax.lax.scan``.
     The model's states are left unchanged.
@@ -51,6 +56,11 @@ def bptt_grad(model, xs, loss_fn: Callable, params=None, per_step: bool = False)
 
 def bptt_grad_per_step(model, xs, loss_fn: Callable, params=None):
     """Per-step gradient contributions ``dL^t/dtheta`` by reverse mode.
+
+    ``loss_fn(out, t)`` IS CALLED WITH THE STEP INDEX ``t`` (an int), NOT A TARGET: unlike
+    ``learner.etrace_grad(xs, ys, loss_fn)``, which calls ``loss_fn(out, y)``, an oracle gets no
+    ``ys``, so index the targets yourself, ``lambda out, t: loss(out, ys[t])``. A ``loss(out, y)``
+    passed as it is runs without an error and computes the loss against the integer ``t``.
 
     ``per_step_grads[k][t]`` is the gradient of the single step loss ``L^t``
     (through all earlier steps), so ``sum_t per_step_grads[k][t]`` equals

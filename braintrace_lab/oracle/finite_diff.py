@@ -29,6 +29,11 @@ def finite_difference_grad(model, xs, loss_fn: Callable, params=None, eps: Optio
                            max_elements: int = 20_000, batch_size: int = 64):
     """Central-difference gradient of ``sum_t loss_fn(model(xs[t]), t)``.
 
+    ``loss_fn(out, t)`` IS CALLED WITH THE STEP INDEX ``t`` (an int), NOT A TARGET: unlike
+    ``learner.etrace_grad(xs, ys, loss_fn)``, which calls ``loss_fn(out, y)``, an oracle gets no
+    ``ys``, so index the targets yourself, ``lambda out, t: loss(out, ys[t])``. A ``loss(out, y)``
+    passed as it is runs without an error and computes the loss against the integer ``t``.
+
     ``eps`` is the step on each parameter mantissa; by default ``1e-5`` for
     float64 parameters and ``1e-3`` otherwise (with a ``RuntimeWarning``).
     Costs ``2 P`` full forward runs; raises :class:`OracleInputError` when the

@@ -102,6 +102,11 @@ def rtrl_grad(model, xs, loss_fn: Callable, params=None, per_step: bool = False,
               max_entries: float = 5e7):
     """Gradient of ``sum_t loss_fn(model(xs[t]), t)`` by exact forward-mode RTRL.
 
+    ``loss_fn(out, t)`` IS CALLED WITH THE STEP INDEX ``t`` (an int), NOT A TARGET: unlike
+    ``learner.etrace_grad(xs, ys, loss_fn)``, which calls ``loss_fn(out, y)``, an oracle gets no
+    ``ys``, so index the targets yourself, ``lambda out, t: loss(out, ys[t])``. A ``loss(out, y)``
+    passed as it is runs without an error and computes the loss against the integer ``t``.
+
     Same contract as :func:`bptt_grad` (returns ``(grads, losses)``, or
     ``(grads, losses, per_step_grads)`` with ``per_step=True``; the model's
     states are left unchanged), computed forward in time with the full
@@ -119,6 +124,11 @@ def rtrl_grad(model, xs, loss_fn: Callable, params=None, per_step: bool = False,
 
 def rtrl_grad_per_step(model, xs, loss_fn: Callable, params=None, max_entries: float = 5e7):
     """Per-step RTRL contributions ``dL^t/dtheta``; returns ``(per_step_grads, losses)``.
+
+    ``loss_fn(out, t)`` IS CALLED WITH THE STEP INDEX ``t`` (an int), NOT A TARGET: unlike
+    ``learner.etrace_grad(xs, ys, loss_fn)``, which calls ``loss_fn(out, y)``, an oracle gets no
+    ``ys``, so index the targets yourself, ``lambda out, t: loss(out, ys[t])``. A ``loss(out, y)``
+    passed as it is runs without an error and computes the loss against the integer ``t``.
 
     >>> per, losses = rtrl_grad_per_step(model, xs, loss_fn)   # leaves (T, ...)
     """
