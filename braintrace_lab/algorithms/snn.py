@@ -153,22 +153,24 @@ class OSTLFeedforward(OnlineLearner):
     ``ex = a ex + x``; ``ef = a D ef + Df``; gradient ``ex (x) (g . ef)`` (exact one
     step after a reset). ``normalized=True``: ``ef = a D ef + (1 - a) Df``, the
     gradient scaled by ``1 - a``. Default ``decay a = 0``: the spatial (one-step)
-    term ``x (x) (g . Df)`` only, the same in both forms.
+    term ``x (x) (g . Df)`` only, the same in both forms. ``normalized=True,
+    bias_correction=True`` (``ef / (1 - a^n)`` after ``n`` steps) is braintrace's form.
 
     >>> learner = OSTLFeedforward(model)            # or decay=0.9 for smoothed factors
     """
     display_name = 'OSTL (feed-forward)'
 
     def __init__(self, model, decay: float = 0.0, name=None, vjp_method='single-step', trace_dtype=None,
-                 normalized: bool = False, *, decay_or_rank=None):
+                 normalized: bool = False, *, decay_or_rank=None, bias_correction: bool = False):
         if decay_or_rank is not None:       # braintrace's name: a decay, or a rank r meaning (r - 1) / (r + 1)
             if decay != 0.0:
                 raise TypeError('OSTLFeedforward: give the decay once, as decay or as decay_or_rank.')
             decay = _decay_from_decay_or_rank(decay_or_rank)
         self.decay = check_unit_interval('decay', decay, type(self).__name__)
         self.normalized = check_flag('normalized', normalized, type(self).__name__)
-        super().__init__(model, ostl_feedforward(self.decay, self.normalized), name=name, vjp_method=vjp_method,
-                         trace_dtype=trace_dtype)
+        self.bias_correction = check_flag('bias_correction', bias_correction, type(self).__name__)
+        super().__init__(model, ostl_feedforward(self.decay, self.normalized, self.bias_correction), name=name,
+                         vjp_method=vjp_method, trace_dtype=trace_dtype)
 
 
 class OTPE(_DecayMixin, OnlineLearner):

@@ -217,6 +217,7 @@ RNN_CASES = [
     ('ValinaRNNCell', 'eprop', {'kappa_filter_decay': 0.5}, {}),
     ('ValinaRNNCell', 'ostl_recurrent', {}, {}),
     ('ValinaRNNCell', 'ostl_feedforward', {}, {}),
+    ('ValinaRNNCell', 'ostl_feedforward', {'decay_or_rank': 0.5}, PP_BRAINTRACE_FORM),
     ('ValinaRNNCell', 'pp_prop', {'decay_or_rank': 0.9}, PP_BRAINTRACE_FORM),
     ('MGUCell', 'pp_prop', {'decay_or_rank': 0.7}, PP_BRAINTRACE_FORM),
     ('ValinaRNNCell', 'd_rtrl', {'vmap': True}, {}),
