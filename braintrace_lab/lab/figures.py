@@ -129,12 +129,13 @@ def _finite_xy(x, y, logy: bool):
 def plot_lines(ax, series: Sequence[tuple], title: str = '', xlabel: str = 'training step', ylabel: str = '',
                logy: bool = False, hline: Optional[float] = None, hline_label: str = 'chance level',
                colors: Optional[Dict[str, str]] = None, ylim: Optional[tuple] = None, legend: str = 'right',
-               bands: Optional[Dict[str, tuple]] = None) -> int:
+               bands: Optional[Dict[str, tuple]] = None, dashes: Optional[Dict[str, tuple]] = None) -> int:
     """Lines of ``series = [(label, xs, ys), ...]`` (NaNs are gaps; short series get markers).
 
     ``legend``: ``'right'``, ``'below'`` (both outside the plot) or ``''``. ``bands``:
     ``{label: (xs, lo, hi)}`` shades the region between ``lo`` and ``hi`` around that
-    line in its colour (e.g. an interval over seeds). Returns how many series had a finite
+    line in its colour (e.g. an interval over seeds); ``dashes``: ``{label: (on, off, ...)}``
+    draws that line dashed (a reference drawn over a line it may hide). Returns how many series had a finite
     point; with none, the axes say ``no data``.
     """
     with matplotlib.rc_context(STYLE):
@@ -148,8 +149,9 @@ def plot_lines(ax, series: Sequence[tuple], title: str = '', xlabel: str = 'trai
             if label in (bands or {}):
                 _fill_band(ax, bands[label], logy, color)
             few = ok.sum() <= 12
+            dash = (dashes or {}).get(label)
             ax.plot(x, y, color=color, lw=1.6, label=label, marker='o' if few else None, ms=3.5,
-                    gid=f'series-{i}')
+                    gid=f'series-{i}', **({'dashes': tuple(dash)} if dash else {}))
             drawn += 1
         if hline is not None and (not logy or hline > 0):
             ax.axhline(hline, color='#888', ls='--', lw=1, label=hline_label)

@@ -46,6 +46,7 @@ PANELS = [{'title': 'training loss', 'xlabel': 'training step', 'ylabel': 'loss 
           {'title': 'training accuracy', 'xlabel': 'training step', 'ylabel': 'accuracy (fraction correct)',
            'ymin': 0, 'ymax': 1, 'xinteger': True}]
 METRICS = ('loss', 'accuracy')
+ORACLE_DASH = [6, 4]          # pixels on, off: BPTT drawn dashed over the rules
 
 
 def panels(seeds: int) -> list:
@@ -197,12 +198,17 @@ class AlgorithmArena(StaticImage, SafeView, W.VBox):
 
     def _draw(self):
         series = []
-        for label, c in self._curves.items():
+        # the oracle last and dashed: where an exact rule's curve lies on it, both stay visible
+        # (each rule keeps the colour of its place in the list)
+        colors = {label: figures.PALETTE[j % len(figures.PALETTE)] for j, label in enumerate(self._curves)}
+        for label in sorted(self._curves, key=lambda label: label == 'bptt'):
+            c = self._curves[label]
             title = self.titles.get(label, label)
             for panel, m in enumerate(METRICS):
                 if m == 'accuracy' and all(math.isnan(a) for a in c['accuracy']):
                     continue
-                series.append({'name': label, 'label': title, 'x': c['steps'], 'y': c[m], 'panel': panel})
+                series.append({'name': label, 'label': title, 'x': c['steps'], 'y': c[m], 'panel': panel,
+                               'color': colors[label], **({'dash': ORACLE_DASH} if label == 'bptt' else {})})
                 band = c.get('band', {}).get(m)
                 if band is None:
                     continue

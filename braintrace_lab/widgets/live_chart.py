@@ -66,6 +66,13 @@ class LiveChart(StaticImage, SafeView, anywidget.AnyWidget):
                 meta.append({'name': name, 'label': str(s.get('label') or name), 'panel': int(s.get('panel', 0)),
                              'axis': int(s.get('axis', 0)), 'offset': offset, 'length': int(x.size),
                              'mode': s.get('mode', 'lines'), 'color': s.get('color')})
+                dash = s.get('dash')
+                if dash is not None:
+                    if not (isinstance(dash, (list, tuple)) and dash and
+                            all(isinstance(d, (int, float)) and d > 0 for d in dash)):
+                        raise ValueError(f'series {name!r}: dash must be a list of positive lengths in pixels '
+                                         f'(on, off, ...), e.g. [6, 4]; got {dash!r}.')
+                    meta[-1]['dash'] = [float(d) for d in dash]
                 if band:
                     meta[-1].update(band=band, of=str(s['of']))
                 chunks += [x.tobytes(), y.tobytes()]
@@ -104,7 +111,9 @@ class LiveChart(StaticImage, SafeView, anywidget.AnyWidget):
         bounds = {(s['of'], s['band']): xy(s) for s in self.series if s['panel'] == index and s.get('band')}
         bands = {s['label']: (bounds[s['name'], 'lo'][0], bounds[s['name'], 'lo'][1], bounds[s['name'], 'hi'][1])
                  for s in own if (s['name'], 'lo') in bounds and (s['name'], 'hi') in bounds}
-        kw = dict(title=spec.get('title', ''), xlabel=spec.get('xlabel', ''), colors=colors, bands=bands)
+        dashes = {s['label']: s['dash'] for s in own if s.get('dash')}
+        kw = dict(title=spec.get('title', ''), xlabel=spec.get('xlabel', ''), colors=colors, bands=bands,
+                  dashes=dashes)
         if spec.get('diagonal'):
             figures.plot_scatter(ax, lines[0], title=kw['title'], xlabel=kw['xlabel'], ylabel=spec.get('ylabel', ''))
             return

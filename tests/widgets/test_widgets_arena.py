@@ -6,6 +6,7 @@ import pytest
 from matplotlib.collections import PolyCollection
 
 from braintrace_lab import lab
+from braintrace_lab.lab import figures
 from braintrace_lab.widgets import AlgorithmArena
 
 
@@ -22,14 +23,18 @@ def test_run_button_trains_side_by_side(dms, record_comm):
     assert '<table' in arena.table_html.value and '<td>D-RTRL</td>' in arena.table_html.value    # display names
     loss = arena.chart.arrays(panel=0)
     assert set(loss) == {'bptt', 'd_rtrl'} and list(loss['bptt'][0]) == [0, 1, 2]
-    assert [s['label'] for s in arena.chart.series if s['panel'] == 0] == ['BPTT', 'D-RTRL']    # display names
+    drawn = [s for s in arena.chart.series if s['panel'] == 0]
+    assert [s['label'] for s in drawn] == ['D-RTRL', 'BPTT']      # display names; the oracle drawn last, on top
+    assert [s.get('dash') for s in drawn] == [None, [6.0, 4.0]]   # and dashed, so an exact rule under it shows
+    assert [s['color'] for s in drawn] == list(figures.PALETTE[1::-1])   # each rule keeps its place's colour
     assert len(rec.messages) >= 2                          # live redraws during training, then the final one
     assert arena.steps_done == 3 and arena.progress.value == 3 and arena.progress.max == 3
     fig = arena.to_figure()
     loss_ax, acc_ax = fig.get_axes()[:2]
     assert loss_ax.get_yscale() == 'log' and acc_ax.get_ylim() == (0, 1)
     assert loss_ax.get_legend() is None and acc_ax.get_legend() is None        # one legend for both panels
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ['BPTT', 'D-RTRL']
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ['D-RTRL', 'BPTT']
+    assert [ln.get_linestyle() for ln in loss_ax.get_lines()] == ['-', '--']
     assert '<table' in arena.to_html() and '<img class="btl-static"' in arena.to_html()
     text = repr(arena)
     assert text.startswith("AlgorithmArena(['bptt', 'd_rtrl'], 3 steps, done") and not re.search(r'0x[0-9a-f]+', text)
@@ -57,7 +62,7 @@ def test_phases_say_compiling_before_training(dms):
     assert all(s > 0 for s in arena.compile_seconds.values())
     assert texts[-1].startswith('done: 6 steps of BPTT, D-RTRL, ES-D-RTRL (a=0.5) in ')
     assert 'data-phase="done"' in arena.status_html.value
-    assert [s['label'] for s in arena.chart.series if s['panel'] == 0] == ['BPTT', 'D-RTRL', 'ES-D-RTRL (a=0.5)']
+    assert [s['label'] for s in arena.chart.series if s['panel'] == 0] == ['D-RTRL', 'ES-D-RTRL (a=0.5)', 'BPTT']
     assert '<td>ES-D-RTRL (a=0.5)</td>' in arena.table_html.value            # the table: display names too
 
 
@@ -108,7 +113,7 @@ def test_several_seeds_show_mean_and_band(dms, record_comm):
     fig = arena.to_figure()
     for ax in fig.get_axes()[:2]:
         assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 2              # one band per rule
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ['BPTT', 'D-RTRL']     # bounds are not lines
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ['D-RTRL', 'BPTT']     # bounds are not lines
 
 
 def test_one_seed_draws_no_band(dms):

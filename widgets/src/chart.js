@@ -164,12 +164,13 @@ export class Chart {
     this.root.classList.toggle("btl-has-message", !!text);
   }
 
-  // series: [{name, label, x: Float32Array, y: Float32Array, mode: "lines"|"markers", color, axis: 0|1}];
+  // series: [{name, label, x: Float32Array, y: Float32Array, mode: "lines"|"markers", color, axis: 0|1,
+  //           dash: [on, off, ...] (pixels; a dashed line)}];
   // note: a sentence shown instead of the plot (e.g. why there is nothing to draw)
   set(series, note) {
     const spec = this.spec, scatter = !!spec.diagonal;
     const key = JSON.stringify([scatter, series.map((s) => [s.label || s.name, s.mode, s.color, s.axis || 0,
-                                                            s.band || ""])]);
+                                                            s.band || "", s.dash || ""])]);
     const logOf = (s) => (s.axis ? !!spec.logy2 : !!spec.logy);
     let data;
     if (scatter) {
@@ -257,7 +258,7 @@ export class Chart {
         const j = lines.indexOf(s);
         const markers = s.mode === "markers";
         return {
-          label: s.label || s.name, stroke: color(s, j), width: 1.6, scale: s.axis ? "y2" : "y",
+          label: s.label || s.name, stroke: color(s, j), width: 1.6, scale: s.axis ? "y2" : "y", dash: s.dash,
           spanGaps: true, value, paths: markers ? () => null : undefined,
           points: markers ? { show: true, size: 5, fill: color(s, j) } : { space: 10, fill: color(s, j) },
         };

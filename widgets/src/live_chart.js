@@ -1,6 +1,6 @@
 // LiveChart: panels of lines or scatter points drawn by uPlot, fed by one binary float32 buffer.
 // Traits: layout_spec {panels: [{title, xlabel, ylabel, logy, ymin, ymax, y2label, logy2, diagonal}],
-// width, height}; series [{name, label, panel, axis, offset, length, mode, color}] (x at offset,
+// width, height}; series [{name, label, panel, axis, offset, length, mode, color, dash}] (x at offset,
 // y right after); data (bytes); notes {panel index: sentence shown instead of that panel}; error.
 import { el, errorBanner, floats } from "./dom.js";
 import { Chart } from "./chart.js";
