@@ -7,19 +7,9 @@ import pytest
 import braintrace_lab as bl
 from braintrace_lab import lab
 from braintrace_lab.lab import fixture_model, make_learner
-from braintrace_lab.models import get_fixture
 from braintrace_lab.oracle import OracleInputError, finite_difference_grad
 from braintrace_lab.rules_table import _REGISTRY, lookup, register_algorithm
 from braintrace_lab.tasks import get_task
-
-
-@pytest.fixture(scope='module')
-def rnn():
-    fx = get_fixture('rnn')
-    with fx.context():
-        model = fx.build(batch_size=2, n_hidden=5)
-        xs, ys = fx.data(T=3, seed=0, batch_size=2)
-    return fx, model, xs, ys
 
 
 @pytest.mark.parametrize('dtype', [jnp.int32, jnp.bool_, 'bf16'])

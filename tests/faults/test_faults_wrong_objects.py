@@ -21,15 +21,6 @@ def leaky(dms):
     return fixture_model('leaky', dms, n_hidden=4)
 
 
-@pytest.fixture(scope='module')
-def rnn():
-    fx = get_fixture('rnn')
-    with fx.context():
-        model = fx.build(batch_size=2, n_hidden=5)
-        xs, ys = fx.data(T=3, seed=0, batch_size=2)
-    return fx, model, xs, ys
-
-
 # ---------------------------------------------------------------------------- C10: lab entry points
 def test_train_refuses_a_model_factory_naming_make_learner(leaky, dms):
     with pytest.raises(TypeError, match=r"the learner is a model factory \(fixture_model\('leaky'.*choose the rule: "
