@@ -213,7 +213,8 @@ export class Chart {
     const color = (s, j) => s.color || COLORS[j % COLORS.length];
     const opts = {
       width, height, title: spec.title || "",
-      legend: { live: true },
+      // a dashed series gets a dashed legend marker (uPlot's default draws every marker solid)
+      legend: { live: true, markers: { dash: (u, i) => (u.series[i].dash ? "dashed" : "solid") } },
       cursor: { focus: { prox: 24 } },
       focus: { alpha: 0.35 },
       scales: { x: { time: false }, y: yScale(spec.logy, spec.ymin, spec.ymax) },
