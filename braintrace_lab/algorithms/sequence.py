@@ -195,6 +195,7 @@ class ETraceVmap(SequenceDriverMixin, brainstate.nn.Vmap):
     vmap_batch_size = None            # set by compile(..., vmap=True): the size of axis 0 of every input
 
     def update(self, *args, **kwargs):
+        """One step of the learner on every sample: the inputs' axis 0 must be the batch it was compiled for."""
         if self.vmap_batch_size is not None and self.in_axes == 0:
             for x in jax.tree.leaves((args, kwargs)):
                 shape, b = tuple(jnp.shape(getattr(x, 'mantissa', x))), self.vmap_batch_size

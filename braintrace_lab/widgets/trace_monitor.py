@@ -9,6 +9,8 @@ float32 buffer, updating the view in place. Its cost is measured in ``time_spent
 exported notebooks, refreshed when training started from a cell ends (:mod:`._static`).
 
 >>> from IPython.display import display
+>>> model = lab.fixture_model('leaky', task)(batch_size=16)      # its readout sized for the task's classes
+>>> learner = braintrace_lab.compile(model, 'd_rtrl', task.batch(16).inputs[0])
 >>> monitor = TraceMonitor(learner); display(monitor)
 >>> record = lab.train(learner, task, n_steps=20, callbacks=[monitor], progress=False)
 """
