@@ -1,28 +1,19 @@
 """LiveChart dashes in Chromium: BPTT dashed over an exact rule's identical curve leaves both visible.
 
 The arena draws the oracle last and dashed (``arena.ORACLE_DASH``); where D-RTRL's curve is
-BPTT's, the solid line shows through the dash gaps. Loads the shipped bundle into a blank
-page with a stand-in model, as ``test_browser_bands.py`` does.
+BPTT's, the solid line shows through the dash gaps. The shipped bundle is drawn in a blank
+page with a stand-in model (``browser_support.render_live_chart``).
 """
-from pathlib import Path
-
 import numpy as np
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser
+from browser_support import render_live_chart, require_browser
 
 from braintrace_lab.widgets.arena import ORACLE_DASH, panels
 from braintrace_lab.widgets.live_chart import LiveChart
 
 pytestmark = pytest.mark.browser
 
-STATIC = Path(__file__).resolve().parents[2] / 'braintrace_lab' / '_widgets_static'
-
-COUNT = '''async ([code, state]) => {
-    const url = URL.createObjectURL(new Blob([code], {type: 'text/javascript'}));
-    const view = (await import(url)).default;
-    const traits = Object.assign({}, state, {data: new Uint8Array(state.data).buffer});
-    view.render({model: {get: (k) => traits[k], on() {}, off() {}}, el: document.getElementById('host')});
-    await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+COUNT = '''
     const canvas = document.querySelector('.btl-chart canvas');
     const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     let red = 0, blue = 0;                 // D-RTRL #d62728, BPTT #1f77b4, opaque line pixels
@@ -34,7 +25,7 @@ COUNT = '''async ([code, state]) => {
     const markers = [...document.querySelector('.btl-chart').querySelectorAll('.u-legend .u-series')].slice(1)
         .map((r) => r.querySelector('.u-marker').style.borderStyle);
     return {red, blue, markers};
-}'''
+'''
 
 
 def _pixels(bptt_dash):
@@ -44,21 +35,7 @@ def _pixels(bptt_dash):
     chart.set_series([{'name': 'd_rtrl', 'label': 'D-RTRL', 'x': x, 'y': y, 'panel': 0, 'color': '#d62728'},
                       {'name': 'bptt', 'label': 'BPTT', 'x': x, 'y': y, 'panel': 0, 'color': '#1f77b4',
                        **({'dash': bptt_dash} if bptt_dash else {})}])
-    state = {'layout_spec': chart.layout_spec, 'series': chart.series, 'notes': {}, 'error': '',
-             'data': [int(b) for b in np.frombuffer(chart.data, np.uint8)]}
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            errors = []
-            page.on('pageerror', lambda e: errors.append(str(e)))
-            page.set_content(f'<style>{(STATIC / "lab.css").read_text()}</style><div id="host"></div>')
-            counts = page.evaluate(COUNT, [(STATIC / 'live_chart.js').read_text(), state])
-        finally:
-            browser.close()
-    assert not errors
-    return counts
+    return render_live_chart(chart, COUNT)
 
 
 def test_a_dashed_oracle_leaves_the_curve_under_it_visible():
