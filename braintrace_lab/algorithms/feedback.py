@@ -35,7 +35,7 @@ __all__ = ['FixedRandomFeedback', 'TargetProjection', 'readout_ops', 'output_gro
 
 
 def readout_ops(plan) -> list:
-    """Indices of the ETP ops whose output reaches a model output through no other ETP op."""
+    """Indices of the ETP ops that read hidden states out to a model output (through no other ETP op)."""
     return list(plan.program.readout_ops)
 
 

@@ -137,15 +137,13 @@ def _cut_reach(jaxpr, n_out, seeds, op_bit) -> int:
     return or_bits(bits_of(bits, v) for v in jaxpr.outvars[:n_out])
 
 
-def readout_ops(jaxpr, n_out, n_ops, group_outvars=None) -> Tuple[int, ...]:
+def readout_ops(jaxpr, n_out, n_ops, group_outvars) -> Tuple[int, ...]:
     """Indices of the ETP ops that read the network out: their output reaches a model output
-    through no other ETP op and, given ``group_outvars``, their input carries a hidden
-    group's new value. An input or recurrent op (``x W``, ``z^{t-1} W``) also reaches the
+    through no other ETP op and their input carries a hidden group's new value
+    (``group_outvars[g]``: group ``g``'s new-value variables). An input or recurrent op (``x W``, ``z^{t-1} W``) also reaches the
     output when plain JAX reads the states out (``spike @ w_out``), but it is no readout."""
     reach = _cut_reach(jaxpr, n_out, {}, lambda k: 1 << k)
     found = [k for k in range(n_ops) if reach >> k & 1]
-    if group_outvars is None:
-        return tuple(found)
     invars = set(jaxpr.invars)
     seeds = {v: 1 for v in _group_outvar_bits(group_outvars) if v not in invars}
     bits = propagate_bits(jaxpr, seeds, lambda eqn, k, in_bits: or_bits(in_bits))
